@@ -1,0 +1,264 @@
+"""MNIST loading: where the files live, in-memory tensor splits, and the two ways to batch them.
+
+The fast path reads the four IDX files straight into tensors (no torchvision import, no per-image
+Python) and slices shuffled batches from one tensor. The classic path is torchvision's
+``datasets.MNIST`` with a ``ToTensor`` pipeline and a ``DataLoader``, kept for teaching.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .validation import check_choice, check_int
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+MNIST_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
+TRAIN_SIZE, TEST_SIZE = 60_000, 10_000
+# name -> (mean, std) applied after scaling pixels to [0, 1]; None keeps raw [0, 1] pixels.
+NORMALIZATIONS = {"none": None, "half": (0.5, 0.5), "mnist": (0.1307, 0.3081)}
+
+
+class MnistDataError(FileNotFoundError):
+    """The MNIST files are missing, truncated or corrupt, and could not be downloaded."""
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
+    """The data root: the argument, else ``$MNIST_DATA_DIR``, else ``data/`` at the project root."""
+    if data_dir is None or data_dir == "":
+        data_dir = os.environ.get("MNIST_DATA_DIR") or PROJECT_ROOT / "data"
+    if not isinstance(data_dir, (str, os.PathLike)):
+        raise TypeError(f"data_dir must be a folder path or None, got {data_dir!r}")
+    path = Path(data_dir).expanduser()
+    if path.exists() and not path.is_dir():
+        raise MnistDataError(f"data_dir {str(path)!r} is a file, not a folder; pass the folder that holds MNIST/raw/")
+    return path
+
+
+def raw_folder(data_dir=None) -> Path:
+    return resolve_data_dir(data_dir) / "MNIST" / "raw"
+
+
+def _missing_files(raw: Path) -> list[str]:
+    return [name for name in MNIST_FILES if not (raw / name).is_file()]
+
+
+def _missing_message(root: Path, detail: str) -> str:
+    return (
+        f"MNIST not found under {str(root)!r} and the download failed ({detail}). "
+        f"Put the four files {', '.join(MNIST_FILES)} in {str(root / 'MNIST' / 'raw')!r}, "
+        "or set MNIST_DATA_DIR (or pass data_dir / --data-dir) to a folder that holds MNIST/raw/."
+    )
+
+
+def ensure_mnist(data_dir=None) -> Path:
+    """Return the raw folder, downloading MNIST with torchvision first if files are missing."""
+    root = resolve_data_dir(data_dir)
+    raw = root / "MNIST" / "raw"
+    if not _missing_files(raw):
+        return raw
+    try:
+        from torchvision import datasets  # slow import: only when a download is needed
+
+        for train in (True, False):
+            datasets.MNIST(root=str(root), train=train, download=True)
+    except Exception as exc:  # urllib, HTTP and checksum errors all mean the same to the user
+        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no details'}"
+        raise MnistDataError(_missing_message(root, detail)) from None
+    if _missing_files(raw):
+        raise MnistDataError(_missing_message(root, f"still missing {', '.join(_missing_files(raw))}"))
+    return raw
+
+
+def read_idx(path: Path, expected_count: int) -> torch.Tensor:
+    """Read an uncompressed IDX file (uint8 images or labels) with header and size checks."""
+    data = Path(path).read_bytes()
+    fix = f"delete {str(path)!r} and download MNIST again"
+    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or data[3] not in (1, 3):
+        raise MnistDataError(f"{str(path)!r} is not an MNIST IDX file (bad header); {fix}")
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise MnistDataError(f"{str(path)!r} is truncated: header cut short; {fix}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected_shape = (expected_count, 28, 28) if ndim == 3 else (expected_count,)
+    if shape != expected_shape:
+        raise MnistDataError(f"{str(path)!r} holds shape {shape}, expected {expected_shape}; {fix}")
+    size = header + int(np.prod(shape))
+    if len(data) != size:
+        raise MnistDataError(f"{str(path)!r} is truncated or padded: {len(data)} bytes, expected {size}; {fix}")
+    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    if ndim == 1 and array.max() > 9:
+        raise MnistDataError(f"{str(path)!r} holds labels above 9, so it is corrupt; {fix}")
+    return torch.from_numpy(array.copy())
+
+
+def load_raw(data_dir=None, train: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """uint8 images [N, 28, 28] and int64 labels [N] of the training or test set."""
+    raw = ensure_mnist(data_dir)
+    prefix, count = ("train", TRAIN_SIZE) if train else ("t10k", TEST_SIZE)
+    images = read_idx(raw / f"{prefix}-images-idx3-ubyte", count)
+    labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte", count).long()
+    return images, labels
+
+
+def normalize_images(x: torch.Tensor, normalize: str = "mnist") -> torch.Tensor:
+    """Apply a named normalization to float images scaled to [0, 1] ("none" returns ``x`` itself)."""
+    stats = NORMALIZATIONS[check_choice("normalize", normalize, NORMALIZATIONS)]
+    return x if stats is None else (x - stats[0]) / stats[1]
+
+
+def to_float(images: torch.Tensor, normalize: str = "mnist") -> torch.Tensor:
+    """uint8 [N, 28, 28] -> float32 [N, 1, 28, 28], scaled to [0, 1] then normalized as named."""
+    mean, std = NORMALIZATIONS[check_choice("normalize", normalize, NORMALIZATIONS)] or (0.0, 1.0)
+    # one fused in-place pass: (pixel / 255 - mean) / std
+    return images.unsqueeze(1).float().mul_(1.0 / (255.0 * std)).sub_(mean / std)
+
+
+def split_indices(val_size: int, train_subset: int | None, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Seeded, disjoint (train, validation) indices into the 60k training set."""
+    val_size = check_int("val_size", val_size, minimum=0, maximum=TRAIN_SIZE - 1, example=5000)
+    available = TRAIN_SIZE - val_size
+    if train_subset is not None:
+        train_subset = check_int("train_subset", train_subset, minimum=1, maximum=available, example=2000)
+    perm = torch.randperm(TRAIN_SIZE, generator=torch.Generator().manual_seed(seed))
+    val_idx, train_idx = perm[:val_size], perm[val_size:]
+    if train_subset is not None:
+        train_idx = train_idx[:train_subset]
+    return train_idx, val_idx
+
+
+@dataclass
+class MnistData:
+    """The three splits as tensors in memory. ``x`` is float [N, 1, 28, 28], ``y`` int64 [N]."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    normalize: str = "mnist"
+
+    @property
+    def train(self):
+        return self.train_x, self.train_y
+
+    @property
+    def val(self):
+        return self.val_x, self.val_y
+
+    @property
+    def test(self):
+        return self.test_x, self.test_y
+
+    def to(self, device) -> "MnistData":
+        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
+        return MnistData(**moved, normalize=self.normalize)
+
+    def __repr__(self) -> str:
+        return (f"MnistData(train={len(self.train_y)}, val={len(self.val_y)}, test={len(self.test_y)}, "
+                f"normalize={self.normalize!r})")
+
+
+def load_mnist(
+    data_dir=None,
+    *,
+    normalize: str = "mnist",
+    val_size: int = 5000,
+    train_subset: int | None = None,
+    seed: int = 0,
+) -> MnistData:
+    """Load MNIST into memory: a seeded train/validation split of the 60k set, and the 10k test set.
+
+    ``train_subset`` keeps only that many training images (for quick runs); the validation and
+    test sets stay whole. The test set is never touched by the split.
+    """
+    normalize = check_choice("normalize", normalize, NORMALIZATIONS)
+    seed = check_int("seed", seed, minimum=0, example=0)
+    train_idx, val_idx = split_indices(val_size, train_subset, seed)
+    images, labels = load_raw(data_dir, train=True)
+    test_images, test_labels = load_raw(data_dir, train=False)
+    return MnistData(
+        train_x=to_float(images[train_idx], normalize), train_y=labels[train_idx],
+        val_x=to_float(images[val_idx], normalize), val_y=labels[val_idx],
+        test_x=to_float(test_images, normalize), test_y=test_labels,
+        normalize=normalize,
+    )
+
+
+class TensorBatches:
+    """Batches sliced from in-memory tensors; reshuffled on every pass, on whatever device they live.
+
+    The permutation is drawn on the CPU from a seeded generator, so a seed gives the same batch
+    order on every device.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool = True,
+                 seed: int = 0, drop_last: bool = False):
+        if len(x) != len(y):
+            raise ValueError(f"x and y differ in length ({len(x)} vs {len(y)})")
+        self.x, self.y = x, y
+        self.batch_size = check_int("batch_size", batch_size, minimum=1, maximum=max(len(y), 1), example=64)
+        self.shuffle, self.drop_last = shuffle, drop_last
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        n, b = len(self.y), self.batch_size
+        return n // b if self.drop_last else -(-n // b)
+
+    def __iter__(self):
+        n, b = len(self.y), self.batch_size
+        stop = n - n % b if self.drop_last else n
+        if not self.shuffle:
+            for i in range(0, stop, b):
+                yield self.x[i:i + b], self.y[i:i + b]
+            return
+        perm = torch.randperm(n, generator=self.generator).to(self.x.device)
+        for i in range(0, stop, b):
+            idx = perm[i:i + b]
+            yield self.x[idx], self.y[idx]
+
+
+def classic_loaders(
+    data_dir=None,
+    *,
+    batch_size: int = 64,
+    normalize: str = "mnist",
+    val_size: int = 5000,
+    train_subset: int | None = None,
+    seed: int = 0,
+    num_workers: int = 0,
+):
+    """The teaching pipeline: torchvision ``datasets.MNIST`` + ``ToTensor`` (+ ``Normalize``) + ``DataLoader``.
+
+    Uses the same seeded split as :func:`load_mnist`. Returns ``(train, val, test)`` DataLoaders.
+    """
+    from torch.utils.data import DataLoader, Subset
+    from torchvision import datasets, transforms
+
+    normalize = check_choice("normalize", normalize, NORMALIZATIONS)
+    batch_size = check_int("batch_size", batch_size, minimum=1, example=64)
+    root = ensure_mnist(data_dir).parent.parent
+    steps = [transforms.ToTensor()]
+    if NORMALIZATIONS[normalize] is not None:
+        steps.append(transforms.Normalize((NORMALIZATIONS[normalize][0],), (NORMALIZATIONS[normalize][1],)))
+    transform = transforms.Compose(steps)
+    train_set = datasets.MNIST(root=str(root), train=True, download=False, transform=transform)
+    test_set = datasets.MNIST(root=str(root), train=False, download=False, transform=transform)
+    train_idx, val_idx = split_indices(val_size, train_subset, seed)
+    shuffle_gen = torch.Generator().manual_seed(seed)
+    return (
+        DataLoader(Subset(train_set, train_idx.tolist()), batch_size=batch_size, shuffle=True,
+                   generator=shuffle_gen, num_workers=num_workers),
+        DataLoader(Subset(train_set, val_idx.tolist()), batch_size=1000, num_workers=num_workers),
+        DataLoader(test_set, batch_size=1000, num_workers=num_workers),
+    )

@@ -1,0 +1,75 @@
+"""Evaluation: loss and accuracy, predictions with probabilities, and the confusion matrix."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+@dataclass
+class EvalResult:
+    loss: float
+    accuracy: float  # fraction in [0, 1]
+    count: int
+
+    def __str__(self) -> str:
+        return f"loss {self.loss:.4f}, accuracy {100 * self.accuracy:.2f} % on {self.count} images"
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+def iter_batches(data, batch_size: int = 1000):
+    """Yield (x, y) batches from an (x, y) tensor pair or from any iterable of batches (a DataLoader)."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        x, y = data
+        for i in range(0, len(x), batch_size):
+            yield x[i:i + batch_size], y[i:i + batch_size]
+    else:
+        yield from data
+
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, data, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Logits and labels for every image in ``data``, on the CPU."""
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+    logits, labels = [], []
+    try:
+        for x, y in iter_batches(data, batch_size):
+            logits.append(model(x.to(device)).float().cpu())
+            labels.append(y.cpu())
+    finally:
+        model.train(was_training)
+    if not logits:
+        raise ValueError("data holds no images to evaluate; pass a non-empty (x, y) pair or DataLoader")
+    return torch.cat(logits), torch.cat(labels)
+
+
+def evaluate(model: nn.Module, data, batch_size: int = 1000) -> EvalResult:
+    """Mean cross-entropy loss and accuracy of ``model`` on ``data`` ((x, y) tensors or a DataLoader)."""
+    logits, labels = predict_logits(model, data, batch_size)
+    loss = F.cross_entropy(logits, labels).item()
+    accuracy = (logits.argmax(1) == labels).float().mean().item()
+    return EvalResult(loss=loss, accuracy=accuracy, count=len(labels))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Predicted digits and their probabilities (softmax) for images ``x`` [N, 1, 28, 28]."""
+    if x.dim() == 3:
+        x = x.unsqueeze(0) if x.shape[0] == 1 else x.unsqueeze(1)
+    logits, _ = predict_logits(model, (x, torch.zeros(len(x), dtype=torch.long)), batch_size)
+    probs = logits.softmax(1)
+    return probs.argmax(1), probs
+
+
+def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """``cm[true, predicted]`` counts, int64 [num_classes, num_classes]."""
+    index = labels.long() * num_classes + predicted.long()
+    return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)

@@ -1,0 +1,86 @@
+"""Checks for values that cross the public boundary (notebooks, CLI, widgets, papermill).
+
+Every check raises before any work starts, with a message that names the parameter, the bad value
+and the fix. Type mistakes raise ``TypeError``, out-of-range values ``ValueError``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Iterable, Sequence
+
+
+def _show(value) -> str:
+    return f"{value!r} ({type(value).__name__})"
+
+
+def check_int(name: str, value, *, minimum: int = 1, maximum: int | None = None, example: int | None = None) -> int:
+    """Return ``value`` as an int in [minimum, maximum]; whole floats such as 3.0 are accepted."""
+    example = minimum if example is None else example
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a whole number, got {_show(value)}; pass e.g. {name}={example}")
+    if isinstance(value, numbers.Integral):
+        value = int(value)
+    elif math.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    else:
+        raise TypeError(f"{name} must be a whole number, got {_show(value)}; pass e.g. {name}={example}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}; pass e.g. {name}={example}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value}; pass a value up to {maximum}")
+    return value
+
+
+def check_float(
+    name: str,
+    value,
+    *,
+    above: float | None = None,
+    at_least: float | None = None,
+    below: float | None = None,
+    at_most: float | None = None,
+    example: float,
+) -> float:
+    """Return ``value`` as a finite float within the given open/closed bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {_show(value)}; pass e.g. {name}={example}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}; pass e.g. {name}={example}")
+    bounds = [
+        (above, lambda v, b: v > b, "> {}"),
+        (at_least, lambda v, b: v >= b, ">= {}"),
+        (below, lambda v, b: v < b, "< {}"),
+        (at_most, lambda v, b: v <= b, "<= {}"),
+    ]
+    for bound, ok, text in bounds:
+        if bound is not None and not ok(value, bound):
+            raise ValueError(f"{name} must be {text.format(bound)}, got {value}; pass e.g. {name}={example}")
+    return value
+
+
+def check_choice(name: str, value, choices: Iterable[str]) -> str:
+    """Return ``value`` lower-cased if it is one of ``choices``."""
+    choices = list(choices)
+    listed = ", ".join(repr(c) for c in choices)
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be one of {listed}, got {_show(value)}")
+    if value.lower() not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {listed}")
+    return value.lower()
+
+
+def check_hidden(value, name: str = "hidden") -> tuple[int, int]:
+    """Hidden layer sizes of the MLP: two whole numbers >= 1, e.g. (256, 128)."""
+    if isinstance(value, str):
+        parts = [p for p in value.replace(",", " ").split() if p]
+        try:
+            value = [int(p) for p in parts]
+        except ValueError:
+            raise TypeError(f"{name} must be two whole numbers such as (256, 128), got {value!r}") from None
+    if not isinstance(value, Sequence) or isinstance(value, (bytes, bytearray)):
+        raise TypeError(f"{name} must be two whole numbers such as (256, 128), got {_show(value)}")
+    if len(value) != 2:
+        raise ValueError(f"{name} must list exactly two layer sizes such as (256, 128), got {list(value)!r}")
+    return tuple(check_int(f"{name}[{i}]", v, minimum=1, example=128) for i, v in enumerate(value))
