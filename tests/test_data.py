@@ -1,0 +1,81 @@
+import pytest
+import torch
+
+from mnist_utils import data as D
+from mnist_utils import MnistDataError, TensorBatches, classic_loaders, load_mnist, resolve_data_dir
+
+
+def test_data_dir_resolution_order(monkeypatch, tmp_path):
+    monkeypatch.setenv("MNIST_DATA_DIR", str(tmp_path / "from_env"))
+    assert resolve_data_dir(tmp_path / "arg") == tmp_path / "arg"
+    assert resolve_data_dir() == tmp_path / "from_env"
+    monkeypatch.delenv("MNIST_DATA_DIR")
+    assert resolve_data_dir() == D.PROJECT_ROOT / "data"
+
+
+def test_load_mnist_shapes_split_and_normalization(data_dir):
+    data = load_mnist(data_dir, val_size=5000, seed=0)
+    assert data.train_x.shape == (55_000, 1, 28, 28) and data.train_y.shape == (55_000,)
+    assert data.val_x.shape == (5_000, 1, 28, 28) and data.test_x.shape == (10_000, 1, 28, 28)
+    assert data.train_x.dtype == torch.float32 and data.train_y.dtype == torch.int64
+    # MNIST's own statistics normalize the training pixels to mean 0, std 1
+    assert abs(data.train_x.mean().item()) < 0.01 and abs(data.train_x.std().item() - 1) < 0.01
+    assert torch.bincount(data.test_y).tolist()[:2] == [980, 1135]  # the official test set, untouched
+
+
+def test_split_is_seeded_and_disjoint():
+    train_a, val_a = D.split_indices(5000, None, seed=1)
+    train_b, val_b = D.split_indices(5000, None, seed=1)
+    train_c, _ = D.split_indices(5000, None, seed=2)
+    assert torch.equal(train_a, train_b) and torch.equal(val_a, val_b)
+    assert not torch.equal(train_a, train_c)
+    assert len(set(train_a.tolist()) & set(val_a.tolist())) == 0
+    assert len(train_a) + len(val_a) == 60_000
+    subset, val = D.split_indices(5000, 2000, seed=1)
+    assert torch.equal(subset, train_a[:2000]) and torch.equal(val, val_a)
+
+
+@pytest.mark.parametrize("name, low, high", [("none", 0.0, 1.0), ("half", -1.0, 1.0)])
+def test_other_normalizations(data_dir, name, low, high):
+    data = load_mnist(data_dir, normalize=name, train_subset=100, val_size=10)
+    assert data.train_x.min().item() == pytest.approx(low) and data.train_x.max().item() == pytest.approx(high)
+
+
+def test_tensor_batches_cover_everything_and_reshuffle():
+    x, y = torch.arange(10).float().view(10, 1), torch.arange(10)
+    batches = TensorBatches(x, y, batch_size=4, seed=0)
+    assert len(batches) == 3
+    first = torch.cat([b for _, b in batches])
+    second = torch.cat([b for _, b in batches])
+    assert sorted(first.tolist()) == list(range(10)) == sorted(second.tolist())
+    assert first.tolist() != second.tolist()  # a new order every epoch
+    again = torch.cat([b for _, b in TensorBatches(x, y, batch_size=4, seed=0)])
+    assert again.tolist() == first.tolist()  # same seed, same order
+    for xb, yb in batches:
+        assert torch.equal(xb.view(-1).long(), yb)  # images stay paired with labels
+    assert len(TensorBatches(x, y, 4, drop_last=True)) == 2
+
+
+def test_classic_loaders_match_the_tensor_path(data_dir):
+    train, val, test = classic_loaders(data_dir, batch_size=32, val_size=1000, train_subset=500, seed=0)
+    data = load_mnist(data_dir, val_size=1000, train_subset=500, seed=0)
+    assert len(train.dataset) == 500 and len(val.dataset) == 1000 and len(test.dataset) == 10_000
+    xb, yb = next(iter(val))
+    assert torch.equal(yb, data.val_y[:1000])
+    assert torch.allclose(xb, data.val_x[:1000], atol=1e-5)
+    x, y = next(iter(train))
+    assert x.shape == (32, 1, 28, 28)
+
+
+def test_missing_data_and_failed_download_is_one_clear_error(tmp_path, monkeypatch):
+    from torchvision import datasets
+
+    # a loopback port that refuses connections: the download fails here and on machines with internet
+    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:9/"])
+    with pytest.raises(MnistDataError) as info:
+        load_mnist(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path) in message and "MNIST_DATA_DIR" in message
+    for name in D.MNIST_FILES:
+        assert name in message
+    assert isinstance(info.value, FileNotFoundError)
