@@ -81,11 +81,17 @@ def _unreadable(path: Path, exc: Exception) -> ValueError:
                       f"{type(exc).__name__}); save the model again or use another copy")
 
 
+def _first_byte(path: Path) -> bytes:
+    with open(path, "rb") as f:
+        return f.read(1)
+
+
 def _load_weights_only(path: Path):
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "global" in str(exc).lower():
+        # a class or function reference, or a raw pickle stream (PROTO opcode 0x80): Python objects
+        if "Unsupported global" in str(exc) or _first_byte(path) == b"\x80":
             raise UntrustedCheckpointError(
                 f"checkpoint {str(path)!r} holds pickled Python objects (for example a whole model saved "
                 f"with torch.save(model)); loading it could run code from the file. Load {STATE_FILE} "
