@@ -1,17 +1,10 @@
-"""Shared fixtures. Tests read the real MNIST from $MNIST_DATA_DIR, else ../shared/data beside the project."""
+"""Shared fixtures. The environment defaults (MNIST_DATA_DIR, MNIST_QUICK) are set by ../conftest.py."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = ROOT.parent / "shared" / "data"
-
-if not os.environ.get("MNIST_DATA_DIR") and (SHARED_DATA / "MNIST" / "raw").is_dir():
-    os.environ["MNIST_DATA_DIR"] = str(SHARED_DATA)
-os.environ.setdefault("MNIST_NO_PROGRESS", "1")
 
 
 @pytest.fixture(scope="session")
