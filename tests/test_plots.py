@@ -1,0 +1,46 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+from PIL import Image
+
+from mnist_utils import History, plot_confusion_matrix, plot_history, plot_misclassified, plot_samples
+
+
+def _is_png(path):
+    with Image.open(path) as img:
+        return img.format == "PNG" and img.size[0] > 100
+
+
+def test_plot_history_draws_losses_and_accuracy(tmp_path):
+    history = History(train_loss=[0.5, 0.3, 0.2], val_loss=[0.4, 0.35, 0.3], val_acc=[0.9, 0.95, 0.97],
+                      seconds=[1, 1, 1])
+    fig = plot_history(history, path=tmp_path / "img" / "results.png")
+    loss_ax, acc_ax = fig.axes
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation"]
+    assert list(acc_ax.get_lines()[0].get_ydata()) == pytest.approx([90, 95, 97])
+    assert _is_png(tmp_path / "img" / "results.png")
+    assert [p.name for p in (tmp_path / "img").iterdir()] == ["results.png"]  # no temp file left behind
+
+
+def test_sample_grid_has_a_row_per_digit(small_data, tmp_path):
+    fig = plot_samples(*small_data.test, per_digit=5, path=tmp_path / "samples.png")
+    assert len(fig.axes) == 50 and _is_png(tmp_path / "samples.png")
+    assert sum(1 for ax in fig.axes if ax.images) == 50
+
+
+def test_confusion_heatmap_and_misclassified_gallery(small_data, tmp_path):
+    x, y = small_data.val
+    predicted = y.clone()
+    predicted[:3] = (y[:3] + 1) % 10  # exactly three mistakes
+    probs = torch.full((len(y), 10), 0.1)
+    cm = torch.bincount(y * 10 + predicted, minlength=100).reshape(10, 10)
+    fig = plot_confusion_matrix(cm, path=tmp_path / "cm.png")
+    annotations = [t.get_text() for t in fig.axes[0].texts]
+    assert len(annotations) == 100 and str(int(cm[0, 0])) in annotations
+    gallery = plot_misclassified(x, y, predicted, probs, path=tmp_path / "wrong.png")
+    titled = [ax.get_title() for ax in gallery.axes if ax.images]
+    assert len(titled) == 3 and titled[0].startswith(f"{int(y[0])} → {int(predicted[0])}")
+    assert _is_png(tmp_path / "cm.png") and _is_png(tmp_path / "wrong.png")
