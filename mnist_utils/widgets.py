@@ -36,6 +36,7 @@ DEFAULT_TRAIN_IMAGES = 10_000  # a run takes seconds, not minutes; learners can 
 INITIAL_VALUES = ("epochs", "lr", "batch_size", "optimizer", "hidden", "dropout", "train_subset", "seed")
 CACHED_DATASETS = 2  # each full copy of MNIST in memory is about 220 MB
 LABEL_STYLE = {"description_width": "8.5em"}
+MODEL_LABELS = {"mlp": "MLP", "cnn": "CNN"}
 
 
 def model_choices() -> list[str]:
@@ -86,27 +87,31 @@ class TrainingPanel(w.VBox):
 
     # ----- building ---------------------------------------------------------------------------------
     def _build_controls(self) -> None:
-        slider = dict(continuous_update=False, style=LABEL_STYLE, layout=w.Layout(width="24em"))
-        field = dict(style=LABEL_STYLE, layout=w.Layout(width="16em"))
-        self.model_choice = _tagged(w.Dropdown(options=model_choices(), description="Model", **field), "model")
-        self.optimizer = _tagged(w.ToggleButtons(options=[("Adam", "adam"), ("SGD", "sgd")],
-                                                 description="Optimizer", style={**LABEL_STYLE,
-                                                                                "button_width": "5em"}),
-                                 "optimizer")
-        self.epochs = _tagged(w.IntSlider(value=10, min=1, max=MAX_EPOCHS, description="Epochs", **slider), "epochs")
+        # a fresh Layout for each widget: a shared one would tie their sizes and visibility together
+        def slider():
+            return dict(continuous_update=False, style=LABEL_STYLE, layout=w.Layout(width="24em"))
+
+        def field():
+            return dict(style=LABEL_STYLE, layout=w.Layout(width="16em"))
+
+        choices = [(MODEL_LABELS.get(name, f"{name} recipe"), name) for name in model_choices()]
+        self.model_choice = _tagged(w.Dropdown(options=choices, description="Model", **field()), "model")
+        self.optimizer = _tagged(w.Dropdown(options=[("Adam", "adam"), ("SGD", "sgd")],
+                                            description="Optimizer", **field()), "optimizer")
+        self.epochs = _tagged(w.IntSlider(value=10, min=1, max=MAX_EPOCHS, description="Epochs", **slider()), "epochs")
         self.lr = _tagged(w.FloatLogSlider(value=1e-3, base=10, min=LR_EXPONENTS[0], max=LR_EXPONENTS[1], step=0.25,
-                                           readout_format=".2g", description="Learning rate", **slider), "lr")
-        self.batch_size = _tagged(w.Dropdown(options=BATCH_SIZES, value=64, description="Batch size", **field),
+                                           readout_format=".2g", description="Learning rate", **slider()), "lr")
+        self.batch_size = _tagged(w.Dropdown(options=BATCH_SIZES, value=64, description="Batch size", **field()),
                                   "batch-size")
         self.train_subset = _tagged(w.BoundedIntText(value=DEFAULT_TRAIN_IMAGES, min=1, max=MAX_TRAIN_IMAGES,
-                                                     step=1000, description="Training images", **field), "subset")
-        self.seed = _tagged(w.BoundedIntText(value=0, min=0, max=2**31 - 1, description="Seed", **field), "seed")
-        self.hidden1 = _tagged(w.Dropdown(options=HIDDEN_SIZES, value=256, description="Hidden layer 1", **field),
+                                                     step=1000, description="Training images", **field()), "subset")
+        self.seed = _tagged(w.BoundedIntText(value=0, min=0, max=2**31 - 1, description="Seed", **field()), "seed")
+        self.hidden1 = _tagged(w.Dropdown(options=HIDDEN_SIZES, value=256, description="Hidden layer 1", **field()),
                                "hidden1")
-        self.hidden2 = _tagged(w.Dropdown(options=HIDDEN_SIZES, value=128, description="Hidden layer 2", **field),
+        self.hidden2 = _tagged(w.Dropdown(options=HIDDEN_SIZES, value=128, description="Hidden layer 2", **field()),
                                "hidden2")
         self.dropout = _tagged(w.FloatSlider(value=0.2, min=0.0, max=0.8, step=0.05, description="Dropout",
-                                             **slider), "dropout")
+                                             **slider()), "dropout")
         self.train_button = _tagged(w.Button(description="Train", button_style="success", icon="play"), "train")
         self.stop_button = _tagged(w.Button(description="Stop", button_style="danger", icon="stop", disabled=True,
                                             tooltip="end the run after the current batch"), "stop")
