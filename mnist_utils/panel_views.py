@@ -58,7 +58,8 @@ def summary_html(run: dict) -> str:
     """One line about a finished run: its test accuracy and how long it took."""
     ended = {"stopped": " (stopped early)", "diverged": " (diverged)"}.get(run["ended"], "")
     if run["test_acc"] is None:
-        result = "no test accuracy (not one full epoch trained)"
+        why = "the loss became NaN" if run["ended"] == "diverged" else "not one full epoch trained"
+        result = f"no test accuracy ({why})"
     else:
         result = f"test accuracy <b>{percent(run['test_acc'])}</b> on {run['test_images']:,} test images"
     return (f"<b>Run {run['run']}</b> ({run['model']}): {result}, after {run['epochs']} of "

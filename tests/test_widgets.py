@@ -129,6 +129,24 @@ def test_failure_inside_the_run_is_shown_in_the_panel(tmp_path):
     assert panel.runs == []
 
 
+def test_diverged_run_is_reported_in_the_panel_and_the_table(panel, monkeypatch):
+    from mnist_utils import widgets
+    from mnist_utils.train import History, TrainingDiverged
+
+    def diverging_fit(*args, **kwargs):
+        raise TrainingDiverged("training diverged in epoch 2: the loss became nan with lr=1",
+                               History(train_loss=[2.3], val_loss=[2.4], val_acc=[0.1], seconds=[0.1]))
+
+    monkeypatch.setattr(widgets, "fit", diverging_fit)
+    panel.train_subset.value = 200
+    assert panel.train(block=True)
+    assert "training diverged in epoch 2" in panel.error.value
+    assert panel.runs[-1]["ended"] == "diverged" and panel.runs[-1]["test_acc"] is None
+    assert "no test accuracy (the loss became NaN)" in panel.summary.value
+    assert panel.progress.bar_style == "danger" and panel.status.value == "Diverged."
+    assert len(panel.plot.outputs) == 1  # the epochs before it diverged are still plotted
+
+
 def test_stop_ends_the_run_after_the_current_batch(panel):
     panel.epochs.value = 30
     panel.train_subset.value = 20_000  # 30 epochs: far longer than it takes to react to Stop
