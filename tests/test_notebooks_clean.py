@@ -1,0 +1,185 @@
+"""The committed notebooks are clean and follow the course's rules (no kernel needed; runs in a second).
+
+Clean: no outputs, no execution counts, no widget state or other run metadata, kernel ``python3``.
+Rules: exactly one ``parameters`` cell holding the knobs, everything imported from ``mnist_utils`` (no model
+class, no training loop written in a notebook), a ``summary`` cell the notebook tests read, and a lesson shape
+(what you will learn ... exercises).
+
+To clean notebooks after running them in JupyterLab: ``python tests/test_notebooks_clean.py --fix``.
+"""
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading"]
+# the knobs each notebook's parameters cell must define (the issue's names, wherever they apply)
+KNOBS = {
+    "01_exploration": {"DATA_DIR", "SEED", "SAVE_FIGURES", "FIGURE_DIR"},
+    "02_mlp": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "HIDDEN", "DROPOUT", "SEED", "DATA_DIR", "TRAIN_SUBSET",
+               "SAVE_FIGURES", "FIGURE_DIR"},
+    "03_cnn": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "SEED", "DATA_DIR", "TRAIN_SUBSET", "SAVE_FIGURES",
+               "FIGURE_DIR"},
+    "04_grid_search": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "SEED", "DATA_DIR", "TRAIN_SUBSET", "RESULTS_FILE",
+                       "SAVE_FIGURES", "FIGURE_DIR"},
+    "05_saving_and_loading": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "SEED", "DATA_DIR", "TRAIN_SUBSET",
+                              "OUTPUT_DIR", "SAVE_FIGURES", "FIGURE_DIR"},
+}
+PANEL_CELL = '''from mnist_utils.widgets import TrainingPanel
+panel = TrainingPanel(model="{model}", data_dir=DATA_DIR){comment}
+panel  # displaying the panel trains nothing; click Train'''
+ALLOWED_CELL_METADATA = {"tags"}
+ALLOWED_NOTEBOOK_METADATA = {"kernelspec", "language_info"}
+
+
+def read(name: str):
+    return nbformat.read(NOTEBOOK_DIR / f"{name}.ipynb", as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def tagged(nb, tag):
+    return [c for c in nb.cells if tag in c.metadata.get("tags", [])]
+
+
+def dirt(nb) -> list[str]:
+    """Everything that makes a notebook not clean, in words."""
+    problems = []
+    extra = set(nb.metadata) - ALLOWED_NOTEBOOK_METADATA
+    if extra:
+        problems.append(f"notebook metadata {sorted(extra)} (widget state or run records)")
+    if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+        problems.append(f"kernelspec {nb.metadata.get('kernelspec')!r}, expected name 'python3'")
+    for i, cell in enumerate(nb.cells):
+        extra = set(cell.metadata) - ALLOWED_CELL_METADATA
+        if extra:
+            problems.append(f"cell {i}: metadata {sorted(extra)}")
+        if cell.cell_type == "code":
+            if cell.outputs:
+                problems.append(f"cell {i}: {len(cell.outputs)} output(s)")
+            if cell.execution_count is not None:
+                problems.append(f"cell {i}: execution count {cell.execution_count}")
+        elif cell.get("attachments"):
+            problems.append(f"cell {i}: attachments")
+    return problems
+
+
+def clean(nb):
+    nb.metadata = {k: v for k, v in nb.metadata.items() if k in ALLOWED_NOTEBOOK_METADATA}
+    for cell in nb.cells:
+        cell.metadata = {k: v for k, v in cell.metadata.items() if k in ALLOWED_CELL_METADATA}
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def test_the_five_notebooks_exist():
+    found = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
+    assert found[:5] == NOTEBOOKS, f"notebooks/ holds {found}"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_stored_clean(name):
+    nb = read(name)
+    nbformat.validate(nb)
+    problems = dirt(nb)
+    assert not problems, (f"{name}.ipynb is not clean: {'; '.join(problems)}. "
+                          "Run: python tests/test_notebooks_clean.py --fix")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_one_parameters_cell_with_the_knobs(name):
+    nb = read(name)
+    params = tagged(nb, "parameters")
+    assert len(params) == 1, f"{name}: {len(params)} cells tagged 'parameters', expected exactly one"
+    cell = params[0]
+    assert cell.cell_type == "code" and cell is code_cells(nb)[0], "the parameters cell must be the first code cell"
+    assigned = {t.id for node in ast.parse(cell.source).body if isinstance(node, ast.Assign)
+                for t in node.targets if isinstance(t, ast.Name)}
+    missing = KNOBS[name] - assigned
+    assert not missing, f"{name}: the parameters cell does not set {sorted(missing)}"
+    # quick mode comes from the environment, and never writes the committed figures
+    assert 'QUICK = os.environ.get("MNIST_QUICK") == "1"' in cell.source
+    assert "SAVE_FIGURES = not QUICK" in cell.source
+    assert "DATA_DIR = None" in cell.source
+
+
+def code_trees(nb):
+    for cell in code_cells(nb):
+        source = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!")))
+        yield cell, ast.parse(source)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_uses_mnist_utils_and_defines_no_model_or_loop(name):
+    nb = read(name)
+    imports = [node for _, tree in code_trees(nb) for node in ast.walk(tree)
+               if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mnist_utils")]
+    assert imports, f"{name} imports nothing from mnist_utils"
+    for cell, tree in code_trees(nb):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ClassDef):
+                bases = {ast.unparse(b) for b in node.bases}
+                assert not bases & {"nn.Module", "torch.nn.Module", "Module"}, \
+                    f"{name} defines a model class {node.name}; models belong in mnist_utils"
+        assert not re.search(r"\.backward\(|\.step\(\)|zero_grad\(", cell.source), \
+            f"{name} has a training loop in a cell; use mnist_utils.fit:\n{cell.source}"
+        top_level_functions = [n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        assert not top_level_functions, f"{name} defines {top_level_functions}; helpers belong in mnist_utils"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_reads_like_a_lesson(name):
+    nb = read(name)
+    first, last = nb.cells[0], nb.cells[-1]
+    assert first.cell_type == "markdown" and first.source.startswith("# ") and "learn" in first.source
+    assert last.cell_type == "markdown" and last.source.startswith("## Exercises")
+    assert len(re.findall(r"^\d\. ", last.source, flags=re.M)) >= 3, "a few numbered exercises"
+    notices = sum("What to notice" in c.source for c in nb.cells if c.cell_type == "markdown")
+    assert notices >= 2, f"{name}: say what to notice in the figures and results"
+    summary = tagged(nb, "summary")
+    assert len(summary) == 1 and "print_summary(" in summary[0].source and f'"{name}"' in summary[0].source
+
+
+@pytest.mark.parametrize("name, model", [("02_mlp", "mlp"), ("03_cnn", "cnn")])
+def test_ends_with_the_training_panel(name, model):
+    nb = read(name)
+    heading = [i for i, c in enumerate(nb.cells) if c.cell_type == "markdown" and "Turn the knobs yourself" in c.source]
+    assert len(heading) == 1, f"{name}: one 'Turn the knobs yourself' section"
+    panel_cell = nb.cells[heading[0] + 1]
+    comment = '   # "cnn" in 03' if model == "mlp" else ""
+    assert panel_cell.cell_type == "code" and panel_cell.source == PANEL_CELL.format(model=model, comment=comment)
+    # the panel is the last lesson section: only the summary and the exercises follow it
+    after = nb.cells[heading[0] + 2:]
+    assert all("summary" in c.metadata.get("tags", []) or c.cell_type == "markdown" for c in after)
+
+
+def test_dirt_is_detected_and_fixed():
+    # the check above must be able to fail: a run notebook is dirty, and --fix cleans it
+    nb = read("01_exploration")
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {}}
+    cell = code_cells(nb)[1]
+    cell.outputs = [nbformat.v4.new_output("stream", text="hi")]
+    cell.execution_count = 3
+    cell.metadata["execution"] = {"iopub.status.busy": "2024"}
+    assert len(dirt(nb)) == 4
+    assert dirt(clean(nb)) == []
+    assert tagged(nb, "parameters"), "cleaning keeps the tags"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--fix"]:
+        sys.exit("usage: python tests/test_notebooks_clean.py --fix   (strip outputs and run metadata in place)")
+    for path in sorted(NOTEBOOK_DIR.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if dirt(nb):
+            nbformat.write(clean(nb), path)
+            print("cleaned", path)
