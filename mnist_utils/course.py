@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import PROJECT_ROOT
@@ -68,10 +68,14 @@ class FigureSaver:
     """Where a notebook's figures go: ``folder``, or nowhere when saving is off (quick mode, CI)."""
 
     folder: Path | None
+    names: list[str] = field(default_factory=list)  # the figures handed a path so far
 
     def path(self, name: str) -> Path | None:
         """The file for figure ``name``, or None (show the figure, write nothing)."""
-        return None if self.folder is None else self.folder / name
+        if self.folder is None:
+            return None
+        self.names.append(name)
+        return self.folder / name
 
 
 def figure_saver(save_figures, figure_dir=None) -> FigureSaver:
