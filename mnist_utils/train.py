@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import random
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -35,6 +37,17 @@ class TrainConfig:
     schedule: str = "constant"  # or "onecycle": warm up to lr, then anneal, stepped per batch
     label_smoothing: float = 0.0
     seed: int = 0
+    # Speed and accuracy knobs (the "fast" and "best" recipes in recipes.py use them; defaults keep the
+    # plain behaviour above).
+    betas: tuple = (0.9, 0.999)  # Adam only
+    nesterov: bool = False  # SGD only
+    pct_start: float = 0.3  # onecycle: fraction of the steps spent warming up
+    augment: int = 0  # random shifts of up to this many pixels per image (0: none)
+    rotate: float = 0.0  # with augment: random rotations of up to this many degrees
+    channels_last: bool = False  # NHWC memory layout: faster convolutions on many CPUs
+    bf16: bool = False  # bfloat16 autocast where the device runs it natively, float32 otherwise
+    lean: bool = False  # mnist_utils's own foreach Adam/SGD + OneCycle: skips torch.optim's ~1.4 s first import
+    threads: int | None = None  # torch.set_num_threads for the run (None: leave as is)
 
     def __post_init__(self):
         self.epochs = check_int("epochs", self.epochs, minimum=1, example=10)
@@ -47,6 +60,20 @@ class TrainConfig:
         self.label_smoothing = check_float("label_smoothing", self.label_smoothing, at_least=0.0, below=1.0,
                                            example=0.1)
         self.seed = check_int("seed", self.seed, minimum=0, example=0)
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
+            raise TypeError(f"betas must be two numbers in [0, 1) such as (0.9, 0.999), got {self.betas!r}")
+        self.betas = tuple(check_float(f"betas[{i}]", b, at_least=0.0, below=1.0, example=0.9)
+                           for i, b in enumerate(self.betas))
+        for name in ("nesterov", "channels_last", "bf16", "lean"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; drop nesterov or use SGD")
+        self.pct_start = check_float("pct_start", self.pct_start, above=0.0, below=1.0, example=0.3)
+        self.augment = check_int("augment", self.augment, minimum=0, maximum=8, example=2)
+        self.rotate = check_float("rotate", self.rotate, at_least=0.0, at_most=45.0, example=10.0)
+        if self.threads is not None:
+            self.threads = check_int("threads", self.threads, minimum=1, example=2)
 
     def replace(self, **changes) -> "TrainConfig":
         names = {f.name for f in dataclasses.fields(self)}
@@ -111,11 +138,142 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+class LeanOptimizer:
+    """Adam or SGD (momentum, Nesterov, L2 weight decay) in one fused kernel per step (``torch._fused_adam_`` /
+    ``torch._fused_sgd_``, the kernels behind ``fused=True``), or a few ``torch._foreach_*`` calls elsewhere.
+
+    The same update rules as ``torch.optim.Adam`` / ``torch.optim.SGD``, without their machinery: the first
+    use of any ``torch.optim`` optimizer imports ``torch._dynamo`` (about 1.4 s on a 2-core CPU), which is
+    a seventh of the fast recipe's whole budget. ``lr`` is a plain attribute that :class:`LeanOneCycle` sets.
+    """
+
+    def __init__(self, params, config: TrainConfig, *, fused: bool | None = None):
+        self.params = [p for p in params if p.requires_grad]
+        self.kind, self.lr, self.weight_decay = config.optimizer, config.lr, config.weight_decay
+        self.betas, self.momentum, self.nesterov, self.eps = config.betas, config.momentum, config.nesterov, 1e-8
+        if fused is None:
+            fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in self.params)
+        self.fused = fused and hasattr(torch, "_fused_adam_") and hasattr(torch, "_fused_sgd_")
+        self.steps = 0
+        # per parameter index: Adam [first moment, second moment, step count]; SGD [momentum buffer]
+        self.state: dict[int, list[torch.Tensor]] = {}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        live = [i for i, p in enumerate(self.params) if p.grad is not None]
+        if not live:
+            return
+        self.steps += 1
+        params = [self.params[i] for i in live]
+        grads = [self.params[i].grad for i in live]
+        if self.kind == "adam":
+            for i in live:
+                if i not in self.state:
+                    p = self.params[i]
+                    self.state[i] = [torch.zeros_like(p), torch.zeros_like(p), torch.zeros((), device=p.device)]
+            exp_avg, exp_avg_sq, counts = ([self.state[i][k] for i in live] for k in range(3))
+            beta1, beta2 = self.betas
+            if self.fused:
+                torch._foreach_add_(counts, 1)
+                torch._fused_adam_(params, grads, exp_avg, exp_avg_sq, [], counts, lr=self.lr, beta1=beta1,
+                                   beta2=beta2, weight_decay=self.weight_decay, eps=self.eps, amsgrad=False,
+                                   maximize=False)
+                return
+            if self.weight_decay:
+                grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+            torch._foreach_lerp_(exp_avg, grads, 1 - beta1)
+            torch._foreach_mul_(exp_avg_sq, beta2)
+            torch._foreach_addcmul_(exp_avg_sq, grads, grads, 1 - beta2)
+            denom = torch._foreach_sqrt(exp_avg_sq)
+            torch._foreach_div_(denom, (1 - beta2 ** self.steps) ** 0.5)
+            torch._foreach_add_(denom, self.eps)
+            torch._foreach_addcdiv_(params, exp_avg, denom, -self.lr / (1 - beta1 ** self.steps))
+            return
+        fresh = [i not in self.state for i in live]
+        if self.fused and (all(fresh) or not any(fresh)):
+            if self.momentum and all(fresh):
+                for i in live:
+                    self.state[i] = [torch.empty_like(self.params[i])]
+            bufs = [self.state[i][0] for i in live] if self.momentum else []
+            torch._fused_sgd_(params, grads, bufs, weight_decay=self.weight_decay, momentum=self.momentum,
+                              lr=self.lr, dampening=0.0, nesterov=self.nesterov, maximize=False,
+                              is_first_step=bool(self.momentum) and all(fresh))
+            return
+        if self.weight_decay:
+            grads = torch._foreach_add(grads, params, alpha=self.weight_decay)
+        if self.momentum:  # buf = momentum * buf + grad (the first step starts buf at grad)
+            seen = [(self.state[i][0], g) for i, g in zip(live, grads) if i in self.state]
+            if seen:
+                torch._foreach_mul_([b for b, _ in seen], self.momentum)
+                torch._foreach_add_([b for b, _ in seen], [g for _, g in seen])
+            for i, g in zip(live, grads):
+                if i not in self.state:
+                    self.state[i] = [g.detach().clone()]
+            bufs = [self.state[i][0] for i in live]
+            grads = torch._foreach_add(grads, bufs, alpha=self.momentum) if self.nesterov else bufs
+        torch._foreach_add_(params, grads, alpha=-self.lr)
+
+
+class LeanOneCycle:
+    """``torch.optim.lr_scheduler.OneCycleLR``'s learning-rate curve (cosine, two phases, div 25, final div 1e4)
+    for :class:`LeanOptimizer`. Only the learning rate moves; betas and momentum stay as configured."""
+
+    def __init__(self, optimizer: LeanOptimizer, max_lr: float, total_steps: int, pct_start: float = 0.3):
+        self.optimizer, self.max_lr, self.total = optimizer, max_lr, total_steps
+        self.warmup_end = float(pct_start * total_steps) - 1
+        self.count = 0
+        optimizer.lr = self.lr_at(0)
+
+    def lr_at(self, step: int) -> float:
+        start, peak = self.max_lr / 25.0, self.max_lr
+        if step <= self.warmup_end:
+            lo, hi, pct = start, peak, step / self.warmup_end if self.warmup_end > 0 else 1.0
+        else:
+            lo, hi = peak, start / 1e4
+            pct = (step - self.warmup_end) / max(self.total - 1 - self.warmup_end, 1e-12)
+        return hi + (lo - hi) / 2.0 * (math.cos(math.pi * min(pct, 1.0)) + 1.0)
+
+    def step(self) -> None:
+        self.count += 1
+        self.optimizer.lr = self.lr_at(self.count)
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig):
+    """``torch.optim.Adam``/``SGD`` as configured, or a :class:`LeanOptimizer` when ``config.lean``."""
+    if config.lean:
+        return LeanOptimizer(model.parameters(), config)
     if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        return torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas,
+                                weight_decay=config.weight_decay)
     return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum,
-                           weight_decay=config.weight_decay)
+                           weight_decay=config.weight_decay, nesterov=config.nesterov)
+
+
+def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
+    """The per-batch learning-rate schedule, or None for a constant rate."""
+    if config.schedule != "onecycle":
+        return None
+    total = config.epochs * steps_per_epoch
+    if isinstance(optimizer, LeanOptimizer):
+        return LeanOneCycle(optimizer, config.lr, total, config.pct_start)
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total,
+                                               pct_start=config.pct_start)
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether ``device`` runs bfloat16 matmuls and convolutions natively (CPU: AVX-512 BF16 or AMX)."""
+    try:
+        if device.type == "cpu":
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        if device.type == "cuda":
+            return bool(torch.cuda.is_bf16_supported())
+    except (AttributeError, RuntimeError):
+        pass
+    return False
 
 
 def progress_enabled() -> bool:
@@ -129,17 +287,30 @@ def progress_enabled() -> bool:
 
 
 def train_one_epoch(model, batches, optimizer, loss_fn, device, *, scheduler=None, should_stop=None,
-                    on_batch=None) -> tuple[float, bool]:
+                    on_batch=None, transform=None, bf16: bool = False, channels_last: bool = False
+                    ) -> tuple[float, bool]:
     """One pass over ``batches``. Returns (mean training loss, whether ``should_stop`` ended it early).
 
+    ``transform(x)`` (e.g. random shifts) is applied to each input batch; ``bf16`` runs the forward pass
+    under bfloat16 autocast (the loss is computed in float32); ``channels_last`` feeds NHWC batches.
     Raises ``FloatingPointError`` as soon as a batch loss is NaN or infinite.
     """
     model.train()
+    device = torch.device(device)
     total, count = 0.0, 0
     for x, y in batches:
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
+        if transform is not None:
+            x = transform(x)
+        if channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x), y)
+        if bf16:
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                out = model(x)
+            loss = loss_fn(out.float(), y)
+        else:
+            loss = loss_fn(model(x), y)
         value = loss.item()
         if not np.isfinite(value):
             raise FloatingPointError(value)
@@ -176,6 +347,8 @@ def fit(
     ``config`` and keyword ``options`` (``epochs=3, lr=1e-3, ...``) set the :class:`TrainConfig`.
     ``callback(history)`` runs after every epoch; returning True stops training there.
     ``should_stop()`` is asked after every batch; True ends training cleanly at that batch.
+    Speed knobs (``channels_last``, ``bf16``, ``lean``, ``threads``) and augmentation (``augment``,
+    ``rotate``) are :class:`TrainConfig` fields too; ``RECIPES["fast"].config`` sets them for you.
     """
     config = (config or TrainConfig()).replace(**options) if options else (config or TrainConfig())
     device = select_device(device)
@@ -198,26 +371,38 @@ def fit(
     elif hparams:
         raise TypeError("hparams only apply when model is given by name, e.g. fit('mlp', data, hparams={...})")
     model = model.to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    bf16 = config.bf16 and bf16_supported(device)
+    if config.bf16 and not bf16:
+        warnings.warn(f"bf16=True but {device} has no native bfloat16 support; training in float32 instead",
+                      RuntimeWarning, stacklevel=2)
+    transform = None
+    if config.augment or config.rotate:
+        from .augment import RandomShift
+
+        transform = RandomShift(config.augment, config.rotate, seed=config.seed)
     optimizer = make_optimizer(model, config)
     steps = len(train_batches)
-    scheduler = None
-    if config.schedule == "onecycle":
-        scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr,
-                                                        total_steps=config.epochs * steps)
+    scheduler = make_scheduler(optimizer, config, steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     history = History()
     show = progress_enabled() if progress is None else progress
     from tqdm.auto import tqdm
 
     bar = tqdm(total=config.epochs * steps, disable=not show, unit="batch", leave=False)
+    on_batch = (lambda v: (bar.update(1), bar.set_postfix(loss=f"{v:.3f}"))) if show else None
+    threads = torch.get_num_threads()
     try:
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
         for epoch in range(1, config.epochs + 1):
             bar.set_description(f"epoch {epoch}/{config.epochs}")
             start = time.perf_counter()
             try:
                 train_loss, stopped = train_one_epoch(
-                    model, train_batches, optimizer, loss_fn, device, scheduler=scheduler,
-                    should_stop=should_stop, on_batch=lambda v: (bar.update(1), bar.set_postfix(loss=f"{v:.3f}")))
+                    model, train_batches, optimizer, loss_fn, device, scheduler=scheduler, should_stop=should_stop,
+                    on_batch=on_batch, transform=transform, bf16=bf16, channels_last=config.channels_last)
             except FloatingPointError as exc:
                 raise TrainingDiverged(
                     f"training diverged in epoch {epoch}: the loss became {exc.args[0]} with lr={config.lr:g}; "
@@ -227,7 +412,8 @@ def fit(
                 break
             history.train_loss.append(train_loss)
             if val_data is not None:
-                result = evaluate(model, val_data)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):  # monitoring only
+                    result = evaluate(model, val_data)
                 history.val_loss.append(result.loss)
                 history.val_acc.append(result.accuracy)
             history.seconds.append(time.perf_counter() - start)
@@ -236,4 +422,6 @@ def fit(
                 break
     finally:
         bar.close()
+        if config.threads is not None:
+            torch.set_num_threads(threads)
     return model, history

@@ -1,0 +1,218 @@
+"""Benchmark: the classic pipeline against the fast and best recipes, on this machine, in one invocation.
+
+    python -m mnist_utils.bench                      # full run: classic (cap 3 epochs), fast x 5 seeds, best x 1
+    python -m mnist_utils.bench --quick              # smoke run on small subsets (about a minute)
+
+The runs alternate, round by round: (a) classic, (b) fast seed 0, (c) best, then (b) for the other seeds,
+so the three share the machine's conditions. (a) is the project's original pipeline: torchvision
+``datasets.MNIST`` + per-image ``ToTensor``/``Normalize`` + ``DataLoader``, the historical CNN, batch 64,
+Adam 1e-3, trained epoch by epoch until the test accuracy reaches 99.0 % or the epoch cap; its time
+counts the pipeline setup (torchvision import included) and training, not the monitoring test passes.
+(b) and (c) run as whole processes, exactly as a learner types them
+(``python -m mnist_utils train --model fast --seed S --json``), so their time counts the interpreter
+start, imports, data loading, training, the test evaluation and saving the model files and figure.
+All three train on the same 55,000 images (5,000 held out for validation) and report accuracy on the
+official 10,000-image test set.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+TARGET = 0.99
+
+
+@dataclass
+class BenchRow:
+    pipeline: str  # "classic", "fast" or "best"
+    seed: int
+    seconds: float  # wall time of the whole run (classic: setup + training, monitoring passes excluded)
+    time_to_target: float | None  # seconds until test accuracy >= 99.0 %, None if never reached
+    epochs: int
+    test_accuracy: float
+    load: float  # 1-minute load average when the run started
+    notes: str = ""
+    epoch_accuracy: list[float] = field(default_factory=list)
+
+
+def _loadavg() -> float:
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return float("nan")
+
+
+def run_classic(data_dir, *, epochs: int, seed: int = 0, train_subset: int | None = None) -> BenchRow:
+    """(a): DataLoader + ToTensor, historical CNN, batch 64, Adam 1e-3, until 99.0 % test or ``epochs``."""
+    load = _loadavg()
+    start = time.perf_counter()
+    from .data import classic_loaders
+    from .evaluate import evaluate
+    from .models import build_model
+    from .train import fit, seed_everything
+
+    train, _, test = classic_loaders(data_dir, batch_size=64, val_size=5000, train_subset=train_subset, seed=seed)
+    seed_everything(seed)  # as fit does, so the model starts from the weights fit("cnn") would build
+    model = build_model("cnn")
+    excluded, reached, accuracies = 0.0, None, []
+
+    def monitor(history) -> bool:  # after every epoch: test accuracy, its time left out of the count
+        nonlocal excluded, reached
+        t0 = time.perf_counter()
+        elapsed = t0 - start - excluded
+        accuracies.append(evaluate(model, test).accuracy)
+        excluded += time.perf_counter() - t0
+        if accuracies[-1] >= TARGET:
+            reached = elapsed
+            return True
+        return False
+
+    _, history = fit(model, (train, None), epochs=epochs, batch_size=64, lr=1e-3, optimizer="adam",
+                     seed=seed, device="cpu", callback=monitor, progress=False)
+    seconds = time.perf_counter() - start - excluded
+    return BenchRow("classic", seed, seconds, reached, history.epochs, accuracies[-1], load,
+                    notes="" if reached is not None else f"99.0 % not reached in {epochs} epochs (cap)",
+                    epoch_accuracy=accuracies)
+
+
+def run_recipe(name: str, data_dir, *, seed: int, extra: list[str] | None = None) -> BenchRow:
+    """(b)/(c): ``python -m mnist_utils train --model NAME --seed S --json`` as a whole process, timed from outside."""
+    load = _loadavg()
+    with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as tmp:
+        cmd = [sys.executable, "-m", "mnist_utils", "train", "--model", name, "--seed", str(seed), "--json",
+               "--out-dir", tmp, "--figure", str(Path(tmp) / "curves.png")]
+        if data_dir is not None:
+            cmd += ["--data-dir", str(data_dir)]
+        cmd += list(extra or [])
+        env = {**os.environ, "MNIST_NO_PROGRESS": "1"}
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
+        seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    accuracy = summary["test_accuracy"]
+    return BenchRow(name, seed, seconds, seconds if accuracy >= TARGET else None,
+                    len(summary["history"]["train_loss"]), accuracy, load,
+                    notes=f"in-process: training {summary['train_seconds']:.1f} s, "
+                          f"load+train+test+save {summary['total_seconds']:.1f} s")
+
+
+def _fmt_time(row: BenchRow) -> str:
+    if row.time_to_target is None:
+        return f"> {row.seconds:.1f} s (not reached)"
+    return f"{row.time_to_target:.1f} s"
+
+
+def summarize(rows: list[BenchRow]) -> dict:
+    classic = [r for r in rows if r.pipeline == "classic"]
+    fast = [r for r in rows if r.pipeline == "fast"]
+    best = [r for r in rows if r.pipeline == "best"]
+    out: dict = {}
+    if fast:
+        walls = [r.seconds for r in fast]
+        out["fast"] = {"seeds": len(fast), "wall_min": min(walls), "wall_median": statistics.median(walls),
+                       "wall_max": max(walls), "acc_min": min(r.test_accuracy for r in fast),
+                       "acc_mean": statistics.mean(r.test_accuracy for r in fast),
+                       "all_reached": all(r.time_to_target is not None for r in fast)}
+    if best:
+        out["best"] = {"runs": len(best), "wall_max": max(r.seconds for r in best),
+                       "acc_min": min(r.test_accuracy for r in best)}
+    if classic and fast:
+        a = classic[0]
+        a_time = a.time_to_target if a.time_to_target is not None else a.seconds
+        reached = all(r.time_to_target is not None for r in fast)
+        out["ratio"] = {"value": a_time / statistics.median(r.seconds for r in fast) if reached else None,
+                        "vs_slowest_fast": a_time / max(r.seconds for r in fast) if reached else None,
+                        "lower_bound": a.time_to_target is None}
+    return out
+
+
+def format_table(rows: list[BenchRow], summary: dict) -> str:
+    lines = ["| pipeline | seed | time to 99.0 % | epochs | test accuracy | wall | load | notes |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    label = {"classic": "(a) classic", "fast": "(b) fast", "best": "(c) best"}
+    for r in rows:
+        lines.append(f"| {label.get(r.pipeline, r.pipeline)} | {r.seed} | {_fmt_time(r)} | {r.epochs} | "
+                     f"{100 * r.test_accuracy:.2f} % | {r.seconds:.1f} s | {r.load:.1f} | {r.notes} |")
+    text = "\n".join(lines)
+    if "fast" in summary:
+        f = summary["fast"]
+        text += (f"\n\nfast, {f['seeds']} seed{'s' if f['seeds'] != 1 else ''}: wall {f['wall_min']:.1f} / {f['wall_median']:.1f} / "
+                 f"{f['wall_max']:.1f} s (min / median / max), test accuracy min {100 * f['acc_min']:.2f} %, "
+                 f"mean {100 * f['acc_mean']:.2f} %")
+    if "best" in summary:
+        b = summary["best"]
+        text += (f"\nbest, {b['runs']} run(s): wall max {b['wall_max']:.1f} s, "
+                 f"test accuracy min {100 * b['acc_min']:.2f} %")
+    if "ratio" in summary:
+        r = summary["ratio"]
+        bound = "at least " if r["lower_bound"] else ""
+        if r["value"] is None:
+            text += "\nspeed ratio (a)/(b), time to 99.0 %: n/a (a fast run did not reach 99.0 %)"
+        else:
+            text += (f"\nspeed ratio (a)/(b), time to 99.0 %: {bound}{r['value']:.1f}x against the median fast run "
+                     f"({bound}{r['vs_slowest_fast']:.1f}x against the slowest)")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mnist_utils.bench", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="seeds of the fast recipe")
+    parser.add_argument("--best-seeds", type=int, nargs="*", default=[0], help="seeds of the best recipe (none: skip)")
+    parser.add_argument("--classic-epochs", type=int, default=3,
+                        help="epoch cap of the classic pipeline (0: skip it); about 110 s per epoch on 2 cores")
+    parser.add_argument("--data-dir", help="folder holding MNIST/raw/ (default: $MNIST_DATA_DIR, else data/)")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 2,000 training images, 1 epoch each, one seed (numbers mean nothing)")
+    parser.add_argument("--json", metavar="PATH", help="also write the rows and summary to this JSON file")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.quick:
+        seeds, best_seeds, classic_epochs = args.seeds[:1], args.best_seeds[:1], min(args.classic_epochs, 1)
+        subset = ["--train-subset", "2000", "--epochs", "1"]
+        classic_subset = 2000
+    else:
+        seeds, best_seeds, classic_epochs, subset, classic_subset = (args.seeds, args.best_seeds,
+                                                                     args.classic_epochs, [], None)
+    rows: list[BenchRow] = []
+
+    def record(row: BenchRow) -> None:
+        rows.append(row)
+        print(f"  {row.pipeline} seed {row.seed}: {row.seconds:.1f} s, test {100 * row.test_accuracy:.2f} %, "
+              f"{row.epochs} epoch(s), load {row.load:.1f}", file=sys.stderr, flush=True)
+
+    print(f"benchmark on {os.cpu_count()} CPU(s), load {_loadavg():.1f}"
+          f"{' (quick smoke run)' if args.quick else ''}", file=sys.stderr, flush=True)
+    rounds = max(len(seeds), len(best_seeds), 1 if classic_epochs else 0)
+    for i in range(rounds):
+        if i == 0 and classic_epochs:
+            record(run_classic(args.data_dir, epochs=classic_epochs, train_subset=classic_subset))
+        if i < len(seeds):
+            record(run_recipe("fast", args.data_dir, seed=seeds[i], extra=subset))
+        if i < len(best_seeds):
+            # 16 steps cannot warm up to the recipe's peak lr 0.2, so the smoke run uses less
+            record(run_recipe("best", args.data_dir, seed=best_seeds[i], extra=subset + (["--lr", "0.05"]
+                                                                                          if args.quick else [])))
+    summary = summarize(rows)
+    print(format_table(rows, summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"rows": [asdict(r) for r in rows], "summary": summary,
+                                               "quick": args.quick}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The benchmark's smoke run: one invocation, the three pipelines alternating, a table with every column."""
+from __future__ import annotations
+
+import json
+import re
+
+from mnist_utils import bench
+
+
+def test_bench_quick_prints_the_table(tmp_path, data_dir, capsys):
+    out = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--data-dir", str(data_dir), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    header = "| pipeline | seed | time to 99.0 % | epochs | test accuracy | wall | load | notes |"
+    assert header in text
+    rows = [line for line in text.splitlines() if line.startswith("| (")]
+    assert [r.split("|")[1].strip() for r in rows] == ["(a) classic", "(b) fast", "(c) best"]
+    for row in rows:
+        cells = [c.strip() for c in row.split("|")[1:-1]]
+        assert len(cells) == 8
+        assert cells[3] == "1"  # epochs: the quick run caps everything at one
+        accuracy = float(cells[4].rstrip(" %"))
+        assert 10.0 < accuracy <= 100.0
+        assert 0.0 < float(cells[5].rstrip(" s")) < 600.0
+        assert re.fullmatch(r"(> )?\d+\.\d s( \(not reached\))?", cells[2])
+    assert "speed ratio (a)/(b), time to 99.0 %:" in text and "fast, 1 seed: wall" in text
+    saved = json.loads(out.read_text())
+    assert saved["quick"] is True and len(saved["rows"]) == 3
+    assert [r["pipeline"] for r in saved["rows"]] == ["classic", "fast", "best"]
+    assert set(saved["summary"]) == {"fast", "best", "ratio"}
+
+
+def test_summary_ratio_uses_time_to_target():
+    rows = [bench.BenchRow("classic", 0, 300.0, 250.0, 3, 0.991, 0.1),
+            bench.BenchRow("fast", 0, 8.0, 8.0, 1, 0.992, 0.1),
+            bench.BenchRow("fast", 1, 10.0, 10.0, 1, 0.991, 0.1),
+            bench.BenchRow("best", 0, 200.0, 200.0, 8, 0.9965, 0.1)]
+    summary = bench.summarize(rows)
+    assert summary["ratio"]["value"] == 250.0 / 9.0 and summary["ratio"]["vs_slowest_fast"] == 25.0
+    assert summary["fast"]["acc_min"] == 0.991 and summary["best"]["acc_min"] == 0.9965
+    assert "27.8x against the median fast run" in bench.format_table(rows, summary)
+    rows[0] = bench.BenchRow("classic", 0, 330.0, None, 3, 0.989, 0.1)
+    text = bench.format_table(rows, bench.summarize(rows))
+    assert "> 330.0 s (not reached)" in text and "at least 36.7x" in text
+
+
+def test_bench_parser_defaults():
+    args = bench.build_parser().parse_args([])
+    assert args.seeds == [0, 1, 2, 3, 4] and args.best_seeds == [0] and args.classic_epochs == 3
