@@ -10,31 +10,15 @@ import base64
 import html
 import io
 
-import numpy as np
 
 
 def history_png(history, title: str = "") -> bytes:
     """Train/validation loss (left) and validation accuracy (right) per epoch, as PNG bytes."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(9, 3.2), dpi=90)
-    ax_loss, ax_acc = fig.subplots(1, 2)
-    epochs = np.arange(1, len(history.train_loss) + 1)
-    ax_loss.plot(epochs, history.train_loss, "o-", label="train")
-    if history.val_loss:
-        ax_loss.plot(epochs[:len(history.val_loss)], history.val_loss, "o-", label="validation")
-    ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
-    ax_loss.legend()
-    if history.val_acc:
-        ax_acc.plot(epochs[:len(history.val_acc)], 100 * np.asarray(history.val_acc), "o-", color="tab:green")
-    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="Validation accuracy")
-    for ax in (ax_loss, ax_acc):
-        ax.grid(alpha=0.3)
-        if len(epochs):
-            ax.set_xticks(epochs)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
+    from .plots import draw_history
+
+    fig = draw_history(Figure(figsize=(9, 3.2), dpi=90), history, title)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -40,10 +40,9 @@ def _as_images(x: torch.Tensor) -> np.ndarray:
     return x.reshape(len(x), 28, 28).numpy()
 
 
-def plot_history(history, path=None, title: str | None = None):
-    """Train and validation loss per epoch (left) and validation accuracy (right)."""
-    plt = _pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
+def draw_history(fig, history, title: str | None = None):
+    """Draw train/validation loss (left) and validation accuracy (right) onto an empty ``fig``."""
+    ax_loss, ax_acc = fig.subplots(1, 2)
     epochs = np.arange(1, len(history.train_loss) + 1)
     ax_loss.plot(epochs, history.train_loss, "o-", label="train")
     if history.val_loss:
@@ -60,7 +59,13 @@ def plot_history(history, path=None, title: str | None = None):
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return _finish(fig, path)
+    return fig
+
+
+def plot_history(history, path=None, title: str | None = None):
+    """Train and validation loss per epoch (left) and validation accuracy (right)."""
+    fig = _pyplot().figure(figsize=(10, 3.8))
+    return _finish(draw_history(fig, history, title), path)
 
 
 def plot_samples(x: torch.Tensor, y: torch.Tensor, per_digit: int = 8, path=None):
