@@ -20,3 +20,14 @@ def test_successful_write_replaces_and_creates_folders(tmp_path):
     write_text(target, "two")
     assert target.read_text() == "two"
     assert [p.name for p in target.parent.iterdir()] == ["file.txt"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        write_text(tmp_path / "figure.txt", "x")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "figure.txt").stat().st_mode & 0o777 == 0o644
