@@ -10,8 +10,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-import torch
+# Before torch loads OpenMP: idle worker threads sleep at once instead of spinning. On a 2-core machine
+# shared with other work, spinning threads made each training step 5-20x slower (one busy core was enough);
+# on an idle machine the difference is within run-to-run noise. Set OMP_WAIT_POLICY yourself to override;
+# it has no effect when torch was imported before mnist_utils.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from .validation import check_choice, check_int
 

@@ -46,7 +46,7 @@ class TrainConfig:
     rotate: float = 0.0  # with augment: random rotations of up to this many degrees
     channels_last: bool = False  # NHWC memory layout: faster convolutions on many CPUs
     bf16: bool = False  # bfloat16 autocast where the device runs it natively, float32 otherwise
-    lean: bool = False  # mnist_utils's own foreach Adam/SGD + OneCycle: skips torch.optim's ~1.4 s first import
+    lean: bool = False  # mnist_utils's own fused Adam/SGD + OneCycle: skips torch.optim's ~1.4 s first import
     threads: int | None = None  # torch.set_num_threads for the run (None: leave as is)
 
     def __post_init__(self):
