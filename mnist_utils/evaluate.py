@@ -23,7 +23,7 @@ def _model_device(model: nn.Module) -> torch.device:
     return param.device if param is not None else torch.device("cpu")
 
 
-def iter_batches(data, batch_size: int = 1000):
+def iter_batches(data, batch_size: int = 256):
     """Yield (x, y) batches from an (x, y) tensor pair or from any iterable of batches (a DataLoader)."""
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
         x, y = data
@@ -34,7 +34,7 @@ def iter_batches(data, batch_size: int = 1000):
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, data, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_logits(model: nn.Module, data, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Logits and labels for every image in ``data``, on the CPU."""
     device = _model_device(model)
     was_training = model.training
@@ -51,7 +51,7 @@ def predict_logits(model: nn.Module, data, batch_size: int = 1000) -> tuple[torc
     return torch.cat(logits), torch.cat(labels)
 
 
-def evaluate(model: nn.Module, data, batch_size: int = 1000) -> EvalResult:
+def evaluate(model: nn.Module, data, batch_size: int = 256) -> EvalResult:
     """Mean cross-entropy loss and accuracy of ``model`` on ``data`` ((x, y) tensors or a DataLoader)."""
     logits, labels = predict_logits(model, data, batch_size)
     loss = F.cross_entropy(logits, labels).item()
@@ -60,7 +60,7 @@ def evaluate(model: nn.Module, data, batch_size: int = 1000) -> EvalResult:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
     """Predicted digits and their probabilities (softmax) for images ``x`` [N, 1, 28, 28]."""
     if x.dim() == 3:
         x = x.unsqueeze(0) if x.shape[0] == 1 else x.unsqueeze(1)
