@@ -38,6 +38,21 @@ def _number(text: str):
     return text
 
 
+def parse_options(items: list[str]) -> dict:
+    """``["bf16=false", "betas=[0.9,0.999]"]`` -> ``{"bf16": False, "betas": [0.9, 0.999]}`` (text stays text)."""
+    options = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set expects KEY=VALUE such as --set bf16=false, got {item!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        options[key.strip().replace("-", "_")] = value
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m mnist_utils", description="Train, evaluate and use MNIST digit classifiers.",
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -60,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--figure", default="img/results.png", help="loss/accuracy figure path")
     train.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout (epochs go to stderr)")
+    train.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
+                       help="any other TrainConfig field, value in JSON: --set bf16=false --set betas=[0.9,0.999]")
 
     evaluate = sub.add_parser("evaluate", help="test accuracy of a saved model")
     evaluate.add_argument("checkpoint", help="mnist_model_state.pth (or the folder holding it)")
@@ -86,7 +103,8 @@ def _train(args) -> int:
     recipe = RECIPES[check_choice("model", args.model, RECIPES)]
     overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
                  "optimizer": args.optimizer, "seed": args.seed}
-    config = recipe.config.replace(**{k: v for k, v in overrides.items() if v is not None})
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    config = recipe.config.replace(**{**overrides, **parse_options(args.options)})
     hparams = dict(recipe.hparams)
     for key in ("hidden", "dropout"):
         if getattr(args, key) is not None:

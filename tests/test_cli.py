@@ -21,7 +21,7 @@ def trained(tmp_path_factory, data_dir):
     out = tmp_path_factory.mktemp("cli")
     result = run_cli("train", "--model", "mlp", "--epochs", 2, "--train-subset", 3000, "--val-size", 1000,
                      "--hidden", 64, 32, "--data-dir", data_dir, "--out-dir", out, "--figure", out / "results.png",
-                     "--json", cwd=out)
+                     "--set", "label_smoothing=0.05", "--set", "betas=[0.8, 0.99]", "--json", cwd=out)
     assert result.returncode == 0, result.stderr
     return out, json.loads(result.stdout), result.stderr
 
@@ -30,6 +30,7 @@ def test_train_json_summary_and_files(trained):
     out, summary, stderr = trained
     assert 0.85 < summary["test_accuracy"] <= 1.0
     assert summary["train_seconds"] > 0 and summary["hparams"]["hidden"] == [64, 32]
+    assert summary["config"]["label_smoothing"] == 0.05 and summary["config"]["betas"] == [0.8, 0.99]  # --set
     assert len(summary["history"]["train_loss"]) == 2 and len(summary["history"]["val_acc"]) == 2
     assert "epoch 2/2" in stderr  # per-epoch lines go to stderr so stdout stays one JSON object
     for name in ("mnist_model_full.pth", "mnist_model_state.pth", "results.png"):
@@ -75,6 +76,9 @@ def test_help_lists_the_hyperparameter_flags():
      ["cuda" if not __import__("torch").cuda.is_available() else "model"]),
     (["evaluate", "no/such/model.pth"], ["does not exist", "no/such/model.pth"]),
     (["train", "--no-such-flag"], ["--no-such-flag"]),
+    (["train", "--set", "bf16=maybe"], ["bf16", "True or False", "'maybe'"]),
+    (["train", "--set", "no_such_option=1"], ["unknown training option no_such_option", "label_smoothing"]),
+    (["train", "--set", "bf16"], ["--set expects KEY=VALUE", "'bf16'"]),
 ])
 def test_bad_input_is_one_line_and_exit_1(args, words, tmp_path):
     result = run_cli(*args, cwd=tmp_path)
