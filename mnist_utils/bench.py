@@ -2,6 +2,7 @@
 
     python -m mnist_utils.bench                      # full run: classic (cap 3 epochs), fast x 5 seeds, best x 1
     python -m mnist_utils.bench --quick              # smoke run on small subsets (about a minute)
+    python -m mnist_utils.bench --ablate --seeds 0 1 # the fast recipe with each of its tricks undone in turn
 
 The runs alternate, round by round: (a) classic, (b) fast seed 0, (c) best, then (b) for the other seeds,
 so the three share the machine's conditions. (a) is the project's original pipeline: torchvision
@@ -41,6 +42,7 @@ class BenchRow:
     load: float  # 1-minute load average when the run started
     notes: str = ""
     epoch_accuracy: list[float] = field(default_factory=list)
+    val_accuracy: float | None = None  # last epoch's validation accuracy (recipes only)
 
 
 def _loadavg() -> float:
@@ -100,10 +102,59 @@ def run_recipe(name: str, data_dir, *, seed: int, extra: list[str] | None = None
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     accuracy = summary["test_accuracy"]
+    val = summary["history"]["val_acc"]
     return BenchRow(name, seed, seconds, seconds if accuracy >= TARGET else None,
                     len(summary["history"]["train_loss"]), accuracy, load,
                     notes=f"in-process: training {summary['train_seconds']:.1f} s, "
-                          f"load+train+test+save {summary['total_seconds']:.1f} s")
+                          f"load+train+test+save {summary['total_seconds']:.1f} s",
+                    val_accuracy=val[-1] if val else None)
+
+
+# The fast recipe with one of its choices undone (or changed) at a time: what each trick buys.
+ABLATIONS: list[tuple[str, list[str]]] = [
+    ("as shipped", []),
+    ("float32 (no bf16 autocast)", ["--set", "bf16=false"]),
+    ("NCHW (no channels_last)", ["--set", "channels_last=false"]),
+    ("torch.optim Adam + OneCycleLR (no lean optimizer)", ["--set", "lean=false"]),
+    ("constant lr 2e-3 (no OneCycle)", ["--set", "schedule=constant", "--lr", "0.002"]),
+    ("Adam's default betas (0.9, 0.999)", ["--set", "betas=[0.9,0.999]"]),
+    ("no label smoothing", ["--set", "label_smoothing=0"]),
+    ("batch 128", ["--batch-size", "128"]),
+    ("batch 512", ["--batch-size", "512"]),
+    ("1 thread", ["--set", "threads=1"]),
+]
+
+
+def run_ablations(data_dir, seeds: list[int], extra: list[str]) -> list[tuple[str, BenchRow]]:
+    """Every variant once per seed, round by round, so a slow spell of the machine hits all variants alike."""
+    rows = []
+    for seed in seeds:
+        for label, args in ABLATIONS:
+            row = run_recipe("fast", data_dir, seed=seed, extra=extra + args)
+            print(f"  {label}, seed {seed}: {row.seconds:.1f} s, test {100 * row.test_accuracy:.2f} %",
+                  file=sys.stderr, flush=True)
+            rows.append((label, row))
+    return rows
+
+
+def format_ablations(rows: list[tuple[str, BenchRow]]) -> str:
+    lines = ["| fast recipe variant | seeds | wall (median) | val accuracy (mean) | test accuracy (mean / min) |"
+             " change in wall | change in test accuracy |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    groups: dict[str, list[BenchRow]] = {}
+    for label, row in rows:
+        groups.setdefault(label, []).append(row)
+    base_wall = base_acc = None
+    for label, group in groups.items():
+        wall = statistics.median(r.seconds for r in group)
+        acc = statistics.mean(r.test_accuracy for r in group)
+        vals = [r.val_accuracy for r in group if r.val_accuracy is not None]
+        val = f"{100 * statistics.mean(vals):.2f} %" if vals else "n/a"
+        if base_wall is None:
+            base_wall, base_acc = wall, acc
+        lines.append(f"| {label} | {len(group)} | {wall:.1f} s | {val} | {100 * acc:.2f} % / "
+                     f"{100 * min(r.test_accuracy for r in group):.2f} % | {wall - base_wall:+.1f} s | "
+                     f"{100 * (acc - base_acc):+.2f} pt |")
+    return "\n".join(lines)
 
 
 def _fmt_time(row: BenchRow) -> str:
@@ -174,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="folder holding MNIST/raw/ (default: $MNIST_DATA_DIR, else data/)")
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: 2,000 training images, 1 epoch each, one seed (numbers mean nothing)")
+    parser.add_argument("--ablate", action="store_true",
+                        help="instead: the fast recipe with each trick undone in turn, once per --seeds")
     parser.add_argument("--json", metavar="PATH", help="also write the rows and summary to this JSON file")
     return parser
 
@@ -187,6 +240,13 @@ def main(argv=None) -> int:
     else:
         seeds, best_seeds, classic_epochs, subset, classic_subset = (args.seeds, args.best_seeds,
                                                                      args.classic_epochs, [], None)
+    if args.ablate:
+        ablations = run_ablations(args.data_dir, seeds, subset)
+        print(format_ablations(ablations))
+        if args.json:
+            Path(args.json).write_text(json.dumps({"ablations": [{"variant": label, **asdict(r)} for label, r in ablations],
+                                                   "quick": args.quick}, indent=1))
+        return 0
     rows: list[BenchRow] = []
 
     def record(row: BenchRow) -> None:
@@ -203,9 +263,9 @@ def main(argv=None) -> int:
         if i < len(seeds):
             record(run_recipe("fast", args.data_dir, seed=seeds[i], extra=subset))
         if i < len(best_seeds):
-            # 16 steps cannot warm up to the recipe's peak lr 0.2, so the smoke run uses less
-            record(run_recipe("best", args.data_dir, seed=best_seeds[i], extra=subset + (["--lr", "0.05"]
-                                                                                          if args.quick else [])))
+            # 8 steps cannot warm up to the recipe's peak lr 0.4, so the smoke run uses less
+            quick = ["--lr", "0.05", "--batch-size", "64"] if args.quick else []
+            record(run_recipe("best", args.data_dir, seed=best_seeds[i], extra=subset + quick))
     summary = summarize(rows)
     print(format_table(rows, summary))
     if args.json:

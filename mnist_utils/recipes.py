@@ -29,11 +29,13 @@ RECIPES: dict[str, Recipe] = {
     "fast": Recipe("fast", TrainConfig(epochs=1, batch_size=256, lr=1e-2, optimizer="adam", betas=(0.7, 0.9),
                                        schedule="onecycle", pct_start=0.25, label_smoothing=0.1,
                                        channels_last=True, bf16=True, lean=True),
-                   description="small CNN (24/32 ch, 219k params), 1 epoch, batch 256, Adam 1e-2 betas (0.7, 0.9), "
+                   description="small CNN (24/32 ch, 215k params), 1 epoch, batch 256, Adam 1e-2 betas (0.7, 0.9), "
                                "OneCycle, label smoothing 0.1, bf16 autocast + channels_last on the CPU"),
-    "best": Recipe("best", TrainConfig(epochs=8, batch_size=128, lr=0.2, optimizer="sgd", momentum=0.9,
+    # 6 epochs at batch 256 (about 35 s each here): the same validation accuracy as 8 epochs at batch 128
+    # (99.50-99.56 % against 99.54 %) in about 220 s instead of 360 s, well inside the 5-minute budget.
+    "best": Recipe("best", TrainConfig(epochs=6, batch_size=256, lr=0.4, optimizer="sgd", momentum=0.9,
                                        nesterov=True, weight_decay=5e-4, schedule="onecycle",
                                        label_smoothing=0.1, augment=2, channels_last=True, bf16=True, lean=True),
-                   description="BatchNorm CNN (32/64/128 ch), 8 epochs, random shifts of up to 2 px, SGD Nesterov "
-                               "OneCycle 0.2, label smoothing 0.1, bf16 autocast + channels_last on the CPU"),
+                   description="BatchNorm CNN (32/64/128 ch), 6 epochs, batch 256, random shifts of up to 2 px, "
+                               "SGD Nesterov OneCycle 0.4, label smoothing 0.1, bf16 autocast + channels_last on the CPU"),
 }

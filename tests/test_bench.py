@@ -47,3 +47,30 @@ def test_summary_ratio_uses_time_to_target():
 def test_bench_parser_defaults():
     args = bench.build_parser().parse_args([])
     assert args.seeds == [0, 1, 2, 3, 4] and args.best_seeds == [0] and args.classic_epochs == 3
+
+
+def test_every_ablation_is_a_valid_fast_config():
+    from mnist_utils.cli import build_parser, parse_options
+    from mnist_utils.recipes import RECIPES
+
+    base = RECIPES["fast"].config
+    changed = set()
+    for label, extra in bench.ABLATIONS:
+        args = build_parser().parse_args(["train", "--model", "fast", *extra])
+        flags = {k: getattr(args, k) for k in ("lr", "batch_size") if getattr(args, k) is not None}
+        config = base.replace(**flags, **parse_options(args.options))  # raises on a misspelt option
+        diff = {f for f in vars(base) if getattr(config, f) != getattr(base, f)}
+        assert bool(diff) == (label != "as shipped"), label
+        changed |= diff
+    assert {"bf16", "channels_last", "lean", "schedule", "betas", "label_smoothing", "batch_size"} <= changed
+
+
+def test_ablation_table_compares_with_the_shipped_recipe():
+    def row(seconds, acc, val):
+        return bench.BenchRow("fast", 0, seconds, seconds, 1, acc, 0.1, val_accuracy=val)
+
+    rows = [("as shipped", row(7.0, 0.992, 0.991)), ("float32", row(12.0, 0.990, 0.989)),
+            ("as shipped", row(9.0, 0.990, 0.989)), ("float32", row(14.0, 0.988, 0.987))]
+    lines = bench.format_ablations(rows).splitlines()
+    assert lines[2] == "| as shipped | 2 | 8.0 s | 99.00 % | 99.10 % / 99.00 % | +0.0 s | +0.00 pt |"
+    assert lines[3] == "| float32 | 2 | 13.0 s | 98.80 % | 98.90 % / 98.80 % | +5.0 s | -0.20 pt |"
