@@ -26,10 +26,12 @@ RECIPES: dict[str, Recipe] = {
     "cnn": Recipe("cnn", TrainConfig(epochs=3, batch_size=64, lr=1e-3, optimizer="adam"),
                   description="the project's historical CNN, Adam 1e-3, batch 64"),
     # Speed recipes (issue 5). Settings chosen on the 5,000-image validation split, never on the test set.
+    # FastNet at 16/32 channels: the same validation accuracy as 24/32 (98.97 % against 98.96 %, seeds 0-2)
+    # with 30 % less training time (2.7 s against 3.9 s), which keeps the whole run clear of 10 s.
     "fast": Recipe("fast", TrainConfig(epochs=1, batch_size=256, lr=1e-2, optimizer="adam", betas=(0.7, 0.9),
                                        schedule="onecycle", pct_start=0.25, label_smoothing=0.1,
                                        channels_last=True, bf16=True, lean=True),
-                   description="small CNN (24/32 ch, 215k params), 1 epoch, batch 256, Adam 1e-2 betas (0.7, 0.9), "
+                   description="small CNN (16/32 ch, 213k params), 1 epoch, batch 256, Adam 1e-2 betas (0.7, 0.9), "
                                "OneCycle, label smoothing 0.1, bf16 autocast + channels_last on the CPU"),
     # 6 epochs at batch 256 (about 35 s each here): the same validation accuracy as 8 epochs at batch 128
     # (99.50-99.56 % against 99.54 %) in about 220 s instead of 360 s, well inside the 5-minute budget.
