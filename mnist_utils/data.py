@@ -71,12 +71,18 @@ def ensure_mnist(data_dir=None) -> Path:
     raw = root / "MNIST" / "raw"
     if not _missing_files(raw):
         return raw
+    created = [p for p in (raw, raw.parent, root) if not p.exists()]  # innermost first, for rmdir
     try:
         from torchvision import datasets  # slow import: only when a download is needed
 
         for train in (True, False):
             datasets.MNIST(root=str(root), train=train, download=True)
     except Exception as exc:  # urllib, HTTP and checksum errors all mean the same to the user
+        for folder in created:  # leave no empty MNIST/raw behind to puzzle the user
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (a partial download) or already gone
+                pass
         detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no details'}"
         raise MnistDataError(_missing_message(root, detail)) from None
     if _missing_files(raw):

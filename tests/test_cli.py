@@ -101,3 +101,4 @@ def test_empty_data_folder_is_one_clear_error(tmp_path):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert str(empty) in result.stderr and "MNIST_DATA_DIR" in result.stderr
     assert "train-images-idx3-ubyte" in result.stderr
+    assert list(empty.iterdir()) == []  # the failed download leaves no empty MNIST/raw folders behind
