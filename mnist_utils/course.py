@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .data import PROJECT_ROOT
+from .validation import check_bool
 
 
 def course_root(start: str | os.PathLike | None = None) -> Path:
@@ -56,11 +57,8 @@ def output_folder(folder, default: str, name: str) -> Path:
 
 
 def check_flag(name: str, value) -> bool:
-    """A True/False knob. Strings are refused: ``"False"`` would silently count as true."""
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__}); "
-                        f"pass e.g. {name}=False (papermill: -p {name} False)")
-    return value
+    """A notebook's True/False knob, with the papermill spelling in the message."""
+    return check_bool(name, value, hint=f" (papermill: -p {name} False)")
 
 
 @dataclass

@@ -18,7 +18,7 @@ from .data import MnistData, TensorBatches
 from .evaluate import evaluate
 from .models import build_model
 from .optim import make_optimizer, make_scheduler
-from .validation import check_choice, check_float, check_int
+from .validation import check_bool, check_choice, check_float, check_int
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle")
@@ -65,8 +65,7 @@ class TrainConfig:
         self.betas = tuple(check_float(f"betas[{i}]", b, at_least=0.0, below=1.0, example=0.9)
                            for i, b in enumerate(self.betas))
         for name in ("nesterov", "channels_last", "bf16", "lean"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            check_bool(name, getattr(self, name))
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; drop nesterov or use SGD")
         self.pct_start = check_float("pct_start", self.pct_start, above=0.0, below=1.0, example=0.3)

@@ -14,6 +14,13 @@ def _show(value) -> str:
     return f"{value!r} ({type(value).__name__})"
 
 
+def check_bool(name: str, value, *, hint: str = "") -> bool:
+    """Return ``value`` if it is True or False. Strings are refused: ``"False"`` would count as true."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {_show(value)}; pass e.g. {name}=False{hint}")
+    return value
+
+
 def check_int(name: str, value, *, minimum: int = 1, maximum: int | None = None, example: int | None = None) -> int:
     """Return ``value`` as an int in [minimum, maximum]; whole floats such as 3.0 are accepted."""
     example = minimum if example is None else example
