@@ -10,13 +10,26 @@ import sys
 import time
 from pathlib import Path
 
-EPILOG = """examples:
+DATA_HELP = "folder holding MNIST/raw/ (default: $MNIST_DATA_DIR, else data/ at the project root, downloaded there if missing)"
+EXAMPLES = {
+    "train": """examples:
   python -m mnist_utils train --model mlp --epochs 10
   python -m mnist_utils train --model cnn --epochs 3 --json
-  python -m mnist_utils evaluate mnist_model_state.pth
-  python -m mnist_utils predict mnist_model_state.pth digit.png
+  python -m mnist_utils train --model fast --out-dir runs/fast-seed1 --seed 1
+  python -m mnist_utils train --model cnn --set schedule=onecycle --set label_smoothing=0.1""",
+    "evaluate": """examples:
+  python -m mnist_utils evaluate runs/cnn/mnist_model_state.pth
+  python -m mnist_utils evaluate runs/cnn --json""",
+    "predict": """examples:
+  python -m mnist_utils predict runs/cnn/mnist_model_state.pth digit.png
+  python -m mnist_utils predict runs/cnn scans/*.png --json""",
+}
+EPILOG = """examples:
+  python -m mnist_utils train --model cnn --epochs 3
+  python -m mnist_utils evaluate runs/cnn
+  python -m mnist_utils predict runs/cnn digit.png
 
-data: --data-dir, else $MNIST_DATA_DIR, else data/ at the project root (downloaded there if missing)."""
+Run 'python -m mnist_utils COMMAND --help' for a command's options."""
 
 
 class UsageError(Exception):
@@ -58,33 +71,37 @@ def build_parser() -> argparse.ArgumentParser:
                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    train = sub.add_parser("train", help="train a model, test it, save it and its curves",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    train.add_argument("--model", default="mlp", help="recipe: mlp, cnn (and the speed recipes)")
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
+                              epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    train = command("train", "train a model, test it once, save it and its curves")
+    train.add_argument("--model", default="mlp", help="recipe: mlp, cnn, fast or best (default: mlp)")
     train.add_argument("--epochs", type=_number, help="passes over the training set (default: the recipe's)")
     train.add_argument("--batch-size", type=_number, help="images per step (default: the recipe's)")
     train.add_argument("--lr", type=_number, help="learning rate (default: the recipe's)")
     train.add_argument("--optimizer", help="adam or sgd (default: the recipe's)")
     train.add_argument("--hidden", nargs="+", type=_number, help="MLP hidden sizes, e.g. --hidden 256 128")
     train.add_argument("--dropout", type=_number, help="MLP dropout probability in [0, 1)")
-    train.add_argument("--seed", type=_number, default=0, help="random seed (a CPU run repeats exactly)")
-    train.add_argument("--train-subset", type=_number, help="train on only this many images (quick runs)")
-    train.add_argument("--val-size", type=_number, default=5000, help="validation images carved from the 60k")
-    train.add_argument("--data-dir", help="folder holding MNIST/raw/")
-    train.add_argument("--out-dir", default=".", help="where the two model files go")
-    train.add_argument("--figure", default="img/results.png", help="loss/accuracy figure path")
+    train.add_argument("--seed", type=_number, default=0, help="random seed; a CPU run repeats exactly (default: 0)")
+    train.add_argument("--train-subset", type=_number, help="train on only this many images (default: all 55,000)")
+    train.add_argument("--val-size", type=_number, default=5000,
+                       help="validation images carved from the 60,000 (default: 5000)")
+    train.add_argument("--data-dir", help=DATA_HELP)
+    train.add_argument("--out-dir", help="folder for the model files and the figure (default: runs/MODEL)")
+    train.add_argument("--figure", help="loss/accuracy figure path (default: OUT_DIR/results.png)")
     train.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout (epochs go to stderr)")
     train.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                       help="any other TrainConfig field, value in JSON: --set bf16=false --set betas=[0.9,0.999]")
+                       help="any other TrainConfig field, value in JSON: --set label_smoothing=0.1")
 
-    evaluate = sub.add_parser("evaluate", help="test accuracy of a saved model")
-    evaluate.add_argument("checkpoint", help="mnist_model_state.pth (or the folder holding it)")
-    evaluate.add_argument("--data-dir", help="folder holding MNIST/raw/")
+    evaluate = command("evaluate", "test accuracy of a saved model on the 10,000 test images")
+    evaluate.add_argument("checkpoint", help="mnist_model_state.pth, or the folder holding it")
+    evaluate.add_argument("--data-dir", help=DATA_HELP)
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
 
-    predict = sub.add_parser("predict", help="read digits from image files")
-    predict.add_argument("checkpoint", help="mnist_model_state.pth (or the folder holding it)")
+    predict = command("predict", "read digits from image files with a saved model")
+    predict.add_argument("checkpoint", help="mnist_model_state.pth, or the folder holding it")
     predict.add_argument("images", nargs="+", help="PNG or JPEG files, one digit each")
     predict.add_argument("--json", action="store_true", help="print one JSON object")
     return parser
@@ -131,21 +148,23 @@ def _train(args) -> int:
     model, history = fit(recipe.model, data, config, hparams=hparams, device=device, callback=report)
     train_seconds = time.perf_counter() - train_start
     test = evaluate(model, data.test)
-    full_path, state_path = save_model(model, args.out_dir, normalize=recipe.normalize,
+    out_dir = Path(args.out_dir or Path("runs") / args.model)
+    figure = Path(args.figure or out_dir / "results.png")
+    full_path, state_path = save_model(model, out_dir, normalize=recipe.normalize,
                                        metrics={"test_accuracy": test.accuracy, "test_loss": test.loss})
-    plot_history(history, path=args.figure, title=f"{args.model}: test accuracy {100 * test.accuracy:.2f} %")
+    plot_history(history, path=figure, title=f"{args.model}: test accuracy {100 * test.accuracy:.2f} %")
     summary = {
         "model": args.model, "test_accuracy": test.accuracy, "test_loss": test.loss,
         "train_seconds": train_seconds, "total_seconds": time.perf_counter() - start,
         "device": str(device), "config": vars(config), "hparams": hparams,
-        "history": history.to_dict(), "files": [str(full_path), str(state_path), str(args.figure)],
+        "history": history.to_dict(), "files": [str(full_path), str(state_path), str(figure)],
     }
     if args.json:
         print(json.dumps(summary, default=list))
     else:
         print(f"test accuracy {100 * test.accuracy:.2f} % (loss {test.loss:.4f}) after {history.epochs} epochs, "
               f"{train_seconds:.1f} s training on {device}")
-        print(f"saved {full_path}, {state_path} and {args.figure}")
+        print(f"saved {full_path}, {state_path} and {figure}")
     return 0
 
 

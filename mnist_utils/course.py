@@ -1,8 +1,8 @@
 """Small helpers that let the course notebooks run the same from any folder and under any runner.
 
 JupyterLab and nbval start the kernel in ``notebooks/``; papermill starts it wherever papermill was
-launched (usually the project root). Paths a learner passes (``DATA_DIR="../shared/data"``) and the
-folders the notebooks write to (``img/``, ``notebooks/output/``) are resolved here so both work.
+launched (usually the project root). The folders the notebooks write to (``runs/notebooks/`` by default,
+ignored by git) are resolved here so both work.
 """
 from __future__ import annotations
 
@@ -15,16 +15,6 @@ from .data import PROJECT_ROOT
 from .validation import check_bool
 
 
-def course_root(start: str | os.PathLike | None = None) -> Path:
-    """The project folder: the nearest folder at or above ``start`` (default: the current folder)
-    that holds both ``notebooks/`` and ``mnist_utils/``; else the installed package's project."""
-    here = Path(start or os.getcwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "notebooks").is_dir() and (folder / "mnist_utils").is_dir():
-            return folder
-    return PROJECT_ROOT
-
-
 def _check_path(name: str, value) -> Path:
     if not isinstance(value, (str, os.PathLike)) or str(value) == "":
         raise TypeError(f"{name} must be a folder path (a string) or None, got {value!r} "
@@ -32,28 +22,18 @@ def _check_path(name: str, value) -> Path:
     return Path(value).expanduser()
 
 
-def find_data_dir(data_dir, name: str = "DATA_DIR") -> Path | None:
-    """Resolve a notebook's ``DATA_DIR``. None stays None (``load_mnist`` then uses ``$MNIST_DATA_DIR``
-    or ``data/``). A relative path is looked up from the current folder, then from the project root,
-    then from ``notebooks/``, so ``../shared/data`` means the same under papermill and in JupyterLab."""
-    if data_dir is None:
-        return None
-    path = _check_path(name, data_dir)
-    if path.is_absolute():
-        return path
-    root = course_root()
-    for base in (Path.cwd(), root, root / "notebooks"):
-        if (base / path).is_dir():
-            return (base / path).resolve()
-    return (Path.cwd() / path).resolve()  # missing everywhere: load_mnist explains (or downloads)
-
-
 def output_folder(folder, default: str, name: str) -> Path:
-    """A folder the notebook writes to: ``folder`` if given (relative to the current folder),
-    else ``default`` relative to the project root. It is created if missing."""
-    path = course_root() / default if folder is None else _check_path(name, folder).resolve()
+    """A folder the notebook writes to, created if missing: ``folder`` if given, else ``default``, which is
+    relative to the project root (``runs/...``, ignored by git). A relative ``folder`` is taken from the
+    current folder when it exists there, else from the project root, like ``DATA_DIR``."""
+    if folder is None:
+        path = PROJECT_ROOT / default
+    else:
+        path = _check_path(name, folder)
+        if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
+            path = PROJECT_ROOT / path
     path.mkdir(parents=True, exist_ok=True)
-    return path
+    return path.resolve()
 
 
 def check_flag(name: str, value) -> bool:
@@ -77,10 +57,11 @@ class FigureSaver:
 
 
 def figure_saver(save_figures, figure_dir=None) -> FigureSaver:
-    """``SAVE_FIGURES``/``FIGURE_DIR`` -> a :class:`FigureSaver`; the default folder is ``img/``."""
+    """``SAVE_FIGURES``/``FIGURE_DIR`` -> a :class:`FigureSaver`. The default folder is
+    ``runs/notebooks/figures/`` (ignored by git); ``FIGURE_DIR="img"`` refreshes the README's pictures."""
     if not check_flag("SAVE_FIGURES", save_figures):
         return FigureSaver(None)
-    return FigureSaver(output_folder(figure_dir, "img", "FIGURE_DIR"))
+    return FigureSaver(output_folder(figure_dir, "runs/notebooks/figures", "FIGURE_DIR"))
 
 
 def epoch_printer(label: str = ""):

@@ -21,7 +21,10 @@ import torch  # noqa: E402
 
 from .validation import check_choice, check_int
 
+# The checkout this package lives in (data/ and runs/ go there); the current folder for an installed copy.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+if not (PROJECT_ROOT / "pyproject.toml").is_file():
+    PROJECT_ROOT = Path.cwd()
 MNIST_FILES = (
     "train-images-idx3-ubyte",
     "train-labels-idx1-ubyte",
@@ -38,15 +41,22 @@ class MnistDataError(FileNotFoundError):
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The data root: the argument, else ``$MNIST_DATA_DIR``, else ``data/`` at the project root."""
+    """The one place that decides where MNIST lives, for the CLI, the notebooks and the tests alike:
+    the argument, else ``$MNIST_DATA_DIR``, else ``data/`` at the project root.
+
+    A relative path is looked up from the current folder, then from the project root, so ``"data"`` or
+    ``"../shared/data"`` mean the same in a terminal at the root and in a notebook kernel in ``notebooks/``.
+    """
     if data_dir is None or data_dir == "":
         data_dir = os.environ.get("MNIST_DATA_DIR") or PROJECT_ROOT / "data"
     if not isinstance(data_dir, (str, os.PathLike)):
-        raise TypeError(f"data_dir must be a folder path or None, got {data_dir!r}")
+        raise TypeError(f"data_dir must be a folder path or None, got {data_dir!r}; pass e.g. data_dir='data'")
     path = Path(data_dir).expanduser()
+    if not path.is_absolute() and not path.exists() and (PROJECT_ROOT / path).exists():
+        path = PROJECT_ROOT / path
     if path.exists() and not path.is_dir():
         raise MnistDataError(f"data_dir {str(path)!r} is a file, not a folder; pass the folder that holds MNIST/raw/")
-    return path
+    return Path(os.path.abspath(path))  # absolute, but a symlinked data/ keeps its name
 
 
 def raw_folder(data_dir=None) -> Path:

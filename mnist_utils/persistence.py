@@ -1,14 +1,18 @@
-"""Saving and loading models in the two files this project has always written.
+"""Saving and loading models in the two files this project has always written, plus a small card.
 
-* ``mnist_model_state.pth``: the weights (a state dict) plus the model's name, hyperparameters and
-  input normalization. Loaded with ``torch.load(weights_only=True)``, which cannot run code.
+* ``mnist_model_state.pth``: a plain state dict, the weights only. Load it as every PyTorch tutorial does:
+  ``model = build_model("cnn"); model.load_state_dict(torch.load(path, weights_only=True))``.
+* ``mnist_model.json``: beside it, what is needed to rebuild the model without being told (its name,
+  hyperparameters, input normalization) and its metrics. ``load_model(path)`` reads both.
 * ``mnist_model_full.pth``: the whole pickled module. Unpickling can run arbitrary code, so it is only
   loaded when the caller says ``trusted=True``.
 
-Both are written atomically (temporary file + rename).
+Each file is written atomically (temporary file + rename). Files written before the card existed (one
+``.pth`` holding a dict with ``format``, ``arch``, ``hparams``, ``state_dict``...) still load.
 """
 from __future__ import annotations
 
+import json
 import pickle
 import zipfile
 from dataclasses import dataclass, field
@@ -17,12 +21,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_path
+from .atomic import atomic_path, write_text
 from .models import build_model
 
 FULL_FILE = "mnist_model_full.pth"
 STATE_FILE = "mnist_model_state.pth"
-STATE_FORMAT = "mnist_utils.state/1"
+CARD_FILE = "mnist_model.json"
+OLD_STATE_FORMAT = "mnist_utils.state/1"  # one .pth with the weights and the card inside (release 0.1)
 
 
 class UntrustedCheckpointError(ValueError):
@@ -40,27 +45,27 @@ class Checkpoint:
 
 def save_model(model: nn.Module, folder=".", *, normalize: str = "mnist", metrics: dict | None = None
                ) -> tuple[Path, Path]:
-    """Write ``mnist_model_full.pth`` and ``mnist_model_state.pth`` into ``folder``; return both paths."""
+    """Write ``mnist_model_state.pth``, ``mnist_model.json`` and ``mnist_model_full.pth`` into ``folder``.
+
+    Returns the paths of the whole-model file and the state file.
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     arch = getattr(model, "arch", None)
     if arch is None:
-        raise ValueError("model has no .arch name, so the state file could not rebuild it; "
+        raise ValueError("model has no .arch name, so load_model could not rebuild it; "
                          "make it with mnist_utils.build_model(name, ...)")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"folder {str(folder)!r} is a file; pass a folder to save the two model files in")
-    state = {
-        "format": STATE_FORMAT,
-        "arch": arch,
-        "hparams": dict(getattr(model, "hparams", {})),
-        "normalize": normalize,
-        "metrics": dict(metrics or {}),
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-    }
+        raise NotADirectoryError(f"folder {str(folder)!r} is a file; pass a folder to save the model files in")
+    card = {"arch": arch, "hparams": dict(getattr(model, "hparams", {})), "normalize": normalize,
+            "metrics": dict(metrics or {})}
+    card_text = json.dumps(card, indent=2, default=list)  # fails here, before any file is touched
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     full_path, state_path = folder / FULL_FILE, folder / STATE_FILE
     with atomic_path(state_path) as tmp:
         torch.save(state, tmp)
+    write_text(folder / CARD_FILE, card_text + "\n")
     with atomic_path(full_path) as tmp:
         torch.save(model, tmp)
     return full_path, state_path
@@ -101,17 +106,34 @@ def _load_weights_only(path: Path):
         raise _unreadable(path, exc) from None
 
 
+def _read_card(path: Path) -> dict | None:
+    """The card of a state file: ``mnist_model.json`` beside ``mnist_model_state.pth`` (``NAME.json`` beside
+    ``NAME.pth`` for a renamed pair), or None when there is none."""
+    card_path = path.with_name(CARD_FILE) if path.name == STATE_FILE else path.with_suffix(".json")
+    if not card_path.is_file():
+        return None
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        return {"arch": str(card["arch"]), "hparams": dict(card.get("hparams", {})),
+                "normalize": card.get("normalize", "mnist"), "metrics": dict(card.get("metrics", {}))}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise ValueError(f"{str(card_path)!r} is not a model card written by save_model; delete it and pass "
+                         "model='mlp' or 'cnn' to load the weights, or save the model again") from None
+
+
 def _rebuild(path: Path, state, model) -> Checkpoint:
-    if isinstance(state, dict) and state.get("format") == STATE_FORMAT:
-        arch, hparams, weights = state["arch"], dict(state["hparams"]), state["state_dict"]
+    if isinstance(state, dict) and state.get("format") == OLD_STATE_FORMAT:
+        card, weights = {k: state[k] for k in ("arch", "hparams", "normalize", "metrics")}, state["state_dict"]
     elif isinstance(state, dict) and state and all(isinstance(v, torch.Tensor) for v in state.values()):
-        if model is None:
-            raise ValueError(f"checkpoint {str(path)!r} is a bare state dict without the model's name; "
-                             "pass model='mlp' or 'cnn' (or a built model) to load it into")
-        arch, hparams, weights = None, {}, state
+        card, weights = _read_card(path), state
     else:
-        raise ValueError(f"checkpoint {str(path)!r} is not an mnist_utils state file; "
-                         f"pass the {STATE_FILE} written by save_model")
+        raise ValueError(f"checkpoint {str(path)!r} is not a state dict; pass the {STATE_FILE} written by "
+                         "save_model or `python -m mnist_utils train`")
+    arch = card["arch"] if card else None
+    if card is None and model is None:
+        raise ValueError(f"checkpoint {str(path)!r} is a bare state dict with no {CARD_FILE} beside it to say "
+                         "which model it is; pass model='mlp' or 'cnn' (or a built model) to load it into")
+    hparams = dict(card["hparams"]) if card else {}
     if isinstance(model, str):
         if arch is not None and model.lower() != arch:
             raise ValueError(f"checkpoint {str(path)!r} holds a {arch!r} model, not {model!r}; "
@@ -127,14 +149,14 @@ def _rebuild(path: Path, state, model) -> Checkpoint:
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
         raise ValueError(f"checkpoint {str(path)!r} does not fit this model's architecture ({first}); "
-                         "leave model unset to rebuild the architecture stored in the file") from None
-    meta = {"normalize": state.get("normalize", "mnist"), "metrics": dict(state.get("metrics", {}))} \
-        if arch is not None else {}
-    return Checkpoint(model=model, arch=getattr(model, "arch", arch), hparams=hparams, **meta)
+                         "leave model unset to rebuild the architecture stored with it") from None
+    meta = {"normalize": card["normalize"], "metrics": dict(card["metrics"])} if card else {}
+    return Checkpoint(model=model, arch=getattr(model, "arch", arch), hparams=getattr(model, "hparams", hparams),
+                      **meta)
 
 
 def load_checkpoint(path, *, model: nn.Module | str | None = None) -> Checkpoint:
-    """Load a state file safely (``weights_only=True``) and rebuild its model.
+    """Load a state file safely (``weights_only=True``) and rebuild its model from the card beside it.
 
     ``model`` optionally names the architecture you expect (or gives a built module); a mismatch is an error.
     """

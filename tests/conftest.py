@@ -1,7 +1,6 @@
-"""Shared fixtures. The environment defaults (MNIST_DATA_DIR, MNIST_QUICK) are set by ../conftest.py."""
+"""Shared fixtures. MNIST is found by the package's own resolver: $MNIST_DATA_DIR, else data/ at the root."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -9,9 +8,17 @@ import pytest
 
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
-    path = Path(os.environ["MNIST_DATA_DIR"]).resolve()
-    assert (path / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file(), f"MNIST missing under {path}"
-    return path
+    """The folder holding MNIST/raw/ (downloaded into data/ when missing and the network answers).
+
+    Without data every test that needs it fails with the resolver's one-line message, which names the fix;
+    the tests that need no data still run.
+    """
+    from mnist_utils.data import MnistDataError, ensure_mnist
+
+    try:
+        return ensure_mnist().parent.parent
+    except MnistDataError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from PIL import Image
 
 from mnist_utils import (MnistDataError, TrainConfig, UntrustedCheckpointError, build_model, fit, load_digit_image,
                          load_mnist, load_model, save_model, select_device)
-from mnist_utils.data import MNIST_FILES
+from mnist_utils.data import MNIST_FILES, ensure_mnist
 
 
 def _fit(**options):
@@ -23,7 +23,7 @@ def _copy_mnist(tmp, corrupt_file: str, mutate):
     """A private copy of MNIST/raw with one file damaged by ``mutate(bytes) -> bytes``."""
     raw = tmp / "mnist" / "MNIST" / "raw"
     raw.mkdir(parents=True)
-    source = os.environ["MNIST_DATA_DIR"]
+    source = ensure_mnist().parent.parent
     for name in MNIST_FILES:
         shutil.copyfile(os.path.join(source, "MNIST", "raw", name), raw / name)
     (raw / corrupt_file).write_bytes(mutate((raw / corrupt_file).read_bytes()))

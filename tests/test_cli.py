@@ -68,6 +68,16 @@ def test_help_lists_the_hyperparameter_flags():
         assert flag in result.stdout
 
 
+@pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
+def test_help_says_each_default_once_and_ends_with_examples(command):
+    text = run_cli(command, "--help").stdout
+    flat = " ".join(text.split())
+    assert "(default: None)" not in flat
+    for option in flat.split(" --")[1:]:
+        assert option.count("(default:") <= 1, option
+    assert text.rstrip().splitlines()[-1].strip().startswith(f"python -m mnist_utils {command} ")
+
+
 @pytest.mark.parametrize("args, words", [
     (["train", "--epochs", "ten"], ["epochs", "'ten'"]),
     (["train", "--optimizer", "adamw"], ["optimizer", "adamw", "'sgd'"]),

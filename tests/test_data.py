@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -11,6 +13,15 @@ def test_data_dir_resolution_order(monkeypatch, tmp_path):
     assert resolve_data_dir() == tmp_path / "from_env"
     monkeypatch.delenv("MNIST_DATA_DIR")
     assert resolve_data_dir() == D.PROJECT_ROOT / "data"
+    with pytest.raises(TypeError, match="data_dir must be a folder path"):
+        resolve_data_dir(5)
+
+
+def test_a_relative_data_dir_means_the_same_from_the_root_and_from_notebooks(monkeypatch, data_dir):
+    relative = os.path.relpath(data_dir, D.PROJECT_ROOT)  # e.g. ../shared/data or data
+    for folder in (D.PROJECT_ROOT, D.PROJECT_ROOT / "notebooks"):  # papermill from the root, JupyterLab from notebooks/
+        monkeypatch.chdir(folder)
+        assert resolve_data_dir(relative).resolve() == data_dir.resolve()
 
 
 def test_load_mnist_shapes_split_and_normalization(data_dir):

@@ -17,7 +17,7 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from mnist_utils.course import check_flag, course_root, figure_saver, find_data_dir, output_folder
+from mnist_utils.course import check_flag, figure_saver, output_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -105,7 +105,7 @@ def test_05_saving_and_loading(tmp_path, monkeypatch, common, figures_before):
     summary = summary_of(run("05_saving_and_loading", tmp_path, monkeypatch, **SMALL, OUTPUT_DIR=str(out), **common))
     assert summary["identical_predictions"] is True
     assert summary["files"] == ["mnist_model_full.pth", "mnist_model_state.pth"]
-    assert {p.name for p in (out / "models").iterdir()} == set(summary["files"])
+    assert {p.name for p in (out / "models").iterdir()} == {*summary["files"], "mnist_model.json"}
     assert len(list((out / "digits").glob("*.png"))) == summary["digit_files"] == 8
     right = sum(t == p for t, p in zip(summary["digits_true"], summary["digits_predicted"]))
     assert right >= 5, summary
@@ -130,27 +130,15 @@ def test_a_bad_parameter_fails_in_the_first_cell_with_its_name(tmp_path, monkeyp
     assert failure.value.source == code[1].source, "the error must come from the first cell after the parameters"
 
 
-# The path helpers behind the parameters cells: cheap, and they decide where a run reads and writes.
+# The folders the notebooks write to: never a tracked file unless the learner names one.
 
-def test_relative_data_dir_works_from_the_root_and_from_notebooks(monkeypatch, data_dir, tmp_path):
-    relative = os.path.relpath(data_dir, ROOT)  # e.g. ../shared/data
-    for folder in (ROOT, NOTEBOOKS):  # papermill from the root, JupyterLab and nbval from notebooks/
-        monkeypatch.chdir(folder)
-        assert find_data_dir(relative) == data_dir.resolve()
-    assert find_data_dir(None) is None
-    monkeypatch.chdir(tmp_path)
-    assert find_data_dir("missing") == tmp_path / "missing"  # load_mnist then explains or downloads
-    with pytest.raises(TypeError, match="DATA_DIR must be a folder path"):
-        find_data_dir(5)
-
-
-def test_figures_go_to_img_at_the_root_or_nowhere(monkeypatch, tmp_path):
+def test_notebook_outputs_default_to_runs_at_the_root(monkeypatch, tmp_path):
     monkeypatch.chdir(NOTEBOOKS)
-    assert course_root() == ROOT
-    assert figure_saver(True).folder == ROOT / "img"
+    assert figure_saver(True).folder == ROOT / "runs" / "notebooks" / "figures"
+    assert figure_saver(True, "img").folder == ROOT / "img"  # the explicit way to refresh the README's pictures
     assert figure_saver(False).path("samples.png") is None
     assert figure_saver(True, tmp_path / "figs").path("a.png") == tmp_path / "figs" / "a.png"
-    assert output_folder(None, "notebooks/output", "OUTPUT_DIR") == ROOT / "notebooks" / "output"
+    assert output_folder(None, "runs/notebooks", "OUTPUT_DIR") == ROOT / "runs" / "notebooks"
     with pytest.raises(TypeError, match="SAVE_FIGURES must be True or False"):
         figure_saver("False")
     assert check_flag("X", False) is False

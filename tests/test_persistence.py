@@ -5,6 +5,7 @@ import torch
 
 from mnist_utils import (FULL_FILE, STATE_FILE, UntrustedCheckpointError, build_model, load_checkpoint,
                          load_full_model, load_model, save_model)
+from mnist_utils.persistence import CARD_FILE
 
 
 class CreatesAFile:
@@ -28,7 +29,7 @@ def test_save_writes_both_historical_files_and_loads_back(tmp_path):
     model = build_model("mlp", hidden=(32, 16), dropout=0.1)
     full, state = save_model(model, tmp_path, normalize="half", metrics={"test_accuracy": 0.5})
     assert full == tmp_path / FULL_FILE and state == tmp_path / STATE_FILE
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([FULL_FILE, STATE_FILE])  # no temp files left
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([FULL_FILE, STATE_FILE, CARD_FILE])  # no temp files
     checkpoint = load_checkpoint(state)
     assert checkpoint.arch == "mlp" and checkpoint.hparams == {"hidden": (32, 16), "dropout": 0.1}
     assert checkpoint.normalize == "half" and checkpoint.metrics == {"test_accuracy": 0.5}
@@ -36,6 +37,35 @@ def test_save_writes_both_historical_files_and_loads_back(tmp_path):
     assert _same_outputs(model, load_model(tmp_path))  # a folder means its state file
     assert _same_outputs(model, load_full_model(full, trusted=True))
     assert _same_outputs(model, load_model(full, trusted=True))
+
+
+def test_state_file_loads_the_way_pytorch_tutorials_load_one(tmp_path):
+    model = build_model("mlp")
+    _, state = save_model(model, tmp_path)
+    fresh = build_model("mlp")
+    fresh.load_state_dict(torch.load(state, weights_only=True))
+    assert _same_outputs(model, fresh)
+
+
+def test_a_state_file_of_release_0_1_still_loads(tmp_path):
+    model = build_model("mlp", hidden=(32, 16))
+    old = {"format": "mnist_utils.state/1", "arch": "mlp", "hparams": {"hidden": (32, 16), "dropout": 0.0},
+           "normalize": "half", "metrics": {"test_accuracy": 0.9}, "state_dict": model.state_dict()}
+    torch.save(old, tmp_path / STATE_FILE)
+    checkpoint = load_checkpoint(tmp_path)
+    assert (checkpoint.arch, checkpoint.normalize, checkpoint.metrics) == ("mlp", "half", {"test_accuracy": 0.9})
+    assert _same_outputs(model, checkpoint.model)
+
+
+def test_a_renamed_pair_and_a_broken_card(tmp_path):
+    model = build_model("cnn")
+    save_model(model, tmp_path)
+    (tmp_path / STATE_FILE).rename(tmp_path / "digits.pth")
+    (tmp_path / CARD_FILE).rename(tmp_path / "digits.json")
+    assert _same_outputs(model, load_model(tmp_path / "digits.pth"))
+    (tmp_path / "digits.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not a model card"):
+        load_model(tmp_path / "digits.pth")
 
 
 def test_whole_model_pickle_needs_trusted(tmp_path):
@@ -67,7 +97,7 @@ def test_crafted_pickle_never_runs(tmp_path, writer):
 def test_bare_state_dict_loads_into_a_named_model(tmp_path):
     model = build_model("cnn")
     torch.save(model.state_dict(), tmp_path / "weights.pth")
-    with pytest.raises(ValueError, match="pass model="):
+    with pytest.raises(ValueError, match="no mnist_model.json beside it.*pass model="):
         load_model(tmp_path / "weights.pth")
     assert _same_outputs(model, load_model(tmp_path / "weights.pth", model="cnn"))
 
