@@ -1,21 +1,26 @@
-"""mnist_utils: the thin, tested package behind the MNIST course notebooks.
+"""mnist_utils: the small package behind the MNIST course notebooks.
 
-Data (``load_mnist``, ``classic_loaders``), models (``MLP``, ``CNN``, ``build_model``), training
-(``fit``, ``TrainConfig``), evaluation, persistence, image preparation and plots.
+Data (``load_mnist``), models (``MLP``, ``CNN``, ``build_model``), training (``fit``, ``TrainConfig``),
+evaluation, saving and loading, image preparation and plots. ``python -m mnist_utils`` is its command line.
 """
-from .data import (MNIST_FILES, NORMALIZATIONS, MnistData, MnistDataError, TensorBatches, classic_loaders,
-                   load_mnist, load_raw, normalize_images, resolve_data_dir)
+from .config import History, TrainConfig, TrainingDiverged
+from .data import (MnistData, MnistDataError, TensorBatches, classic_loaders, load_mnist, load_raw, normalize_images,
+                   resolve_data_dir)
 from .evaluate import EvalResult, confusion_matrix, evaluate, predict
 from .images import load_digit_image
-from .models import CNN, MLP, MODELS, build_model, count_parameters
+from .models import CNN, MLP, build_model, count_parameters
 from .persistence import (FULL_FILE, STATE_FILE, Checkpoint, UntrustedCheckpointError, load_checkpoint,
                           load_full_model, load_model, save_model)
-from .plots import plot_confusion_matrix, plot_history, plot_misclassified, plot_samples, save_figure
+from .plots import plot_confusion_matrix, plot_history, plot_misclassified, plot_samples
 from .recipes import RECIPES, Recipe
-from .train import (History, TrainConfig, TrainingDiverged, fit, seed_everything, select_device,
-                    train_one_epoch)
+from .train import fit, select_device, train_one_epoch
 
-__version__ = "0.1.0"
-
-
-__all__ = [name for name in dir() if not name.startswith("_")]
+__version__ = "0.2.0"
+__all__ = [
+    "History", "TrainConfig", "TrainingDiverged", "MnistData", "MnistDataError", "TensorBatches", "classic_loaders",
+    "load_mnist", "load_raw", "normalize_images", "resolve_data_dir", "EvalResult", "confusion_matrix", "evaluate", "predict",
+    "load_digit_image", "CNN", "MLP", "build_model", "count_parameters", "FULL_FILE", "STATE_FILE", "Checkpoint",
+    "UntrustedCheckpointError", "load_checkpoint", "load_full_model", "load_model", "save_model",
+    "plot_confusion_matrix", "plot_history", "plot_misclassified", "plot_samples", "RECIPES", "Recipe", "fit",
+    "select_device", "train_one_epoch",
+]

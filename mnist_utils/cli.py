@@ -208,7 +208,7 @@ def _predict(args) -> int:
 
 def main(argv=None) -> int:
     from .persistence import UntrustedCheckpointError  # noqa: F401  (a ValueError, listed for readers)
-    from .train import TrainingDiverged
+    from .config import TrainingDiverged
 
     try:
         args = build_parser().parse_args(argv)

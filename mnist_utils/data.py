@@ -10,14 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# Before torch loads OpenMP: idle worker threads sleep at once instead of spinning. On a 2-core machine
-# shared with other work, spinning threads made each training step 5-20x slower (one busy core was enough);
-# on an idle machine the difference is within run-to-run noise. Set OMP_WAIT_POLICY yourself to override;
-# it has no effect when torch was imported before mnist_utils.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 from .validation import check_choice, check_int
 
@@ -57,10 +51,6 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     if path.exists() and not path.is_dir():
         raise MnistDataError(f"data_dir {str(path)!r} is a file, not a folder; pass the folder that holds MNIST/raw/")
     return Path(os.path.abspath(path))  # absolute, but a symlinked data/ keeps its name
-
-
-def raw_folder(data_dir=None) -> Path:
-    return resolve_data_dir(data_dir) / "MNIST" / "raw"
 
 
 def _missing_files(raw: Path) -> list[str]:

@@ -22,7 +22,8 @@ from typing import Callable
 from . import atomic
 from .data import MnistData
 from .models import build_model
-from .train import TrainConfig, TrainingDiverged, fit
+from .config import TrainConfig, TrainingDiverged
+from .train import fit
 
 DEFAULT_GRID = {"lr": [1e-3, 1e-4], "batch_size": [64, 128], "optimizer": ["adam", "sgd"]}
 SEARCHABLE = tuple(f.name for f in dataclasses.fields(TrainConfig))

@@ -1,14 +1,17 @@
-"""The networks of this course, and ``build_model`` to make any of them from plain data.
+"""The networks of this course, and ``build_model`` to make any of them by name from plain hyperparameters.
 
-Every model built here remembers its name and hyperparameters (``model.arch``, ``model.hparams``)
-so a checkpoint or a grid-search row can rebuild it.
+``MLP`` and ``CNN`` are the project's historical models (notebooks 02 and 03 write them out line by line);
+``FastNet`` and ``BestNet`` are the networks of the ``fast`` and ``best`` recipes. Each constructor checks its
+own hyperparameters. A model built by ``build_model`` remembers its name and hyperparameters (``model.arch``,
+``model.hparams``), so a saved model or a grid-search trial can be rebuilt.
 """
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from .validation import check_choice, check_float, check_hidden
+from .validation import check_choice, check_float, check_sizes
 
 
 class MLP(nn.Module):
@@ -16,7 +19,7 @@ class MLP(nn.Module):
 
     def __init__(self, hidden=(256, 128), dropout: float = 0.0):
         super().__init__()
-        h1, h2 = check_hidden(hidden)
+        h1, h2 = check_sizes("hidden", hidden, 2)
         dropout = check_float("dropout", dropout, at_least=0.0, below=1.0, example=0.2)
         self.net = nn.Sequential(
             nn.Flatten(),
@@ -35,12 +38,12 @@ class CNN(nn.Module):
     def __init__(self):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),
-            nn.MaxPool2d(2),
+            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),   # 1x28x28 -> 32x28x28
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),  # -> 64x28x28
+            nn.MaxPool2d(2),                             # -> 64x14x14
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(),
+            nn.Flatten(),                                # -> 12544
             nn.Linear(64 * 14 * 14, 128), nn.ReLU(),
             nn.Linear(128, 10),
         )
@@ -49,22 +52,60 @@ class CNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-# name -> (class, default hyperparameters). Recipes register more models here (see recipes.py).
+class FastNet(nn.Module):
+    """The ``fast`` recipe's small CNN: conv 5x5 -> max-pool -> ReLU -> conv 3x3 -> max-pool -> ReLU -> linear ->
+    ReLU -> linear (16/32 channels, fc 256: 212,682 parameters). Pooling before the ReLU gives the same result
+    as after it (both are monotone) on a quarter of the pixels."""
+
+    def __init__(self, channels=(16, 32), fc: int = 256):
+        super().__init__()
+        c1, c2 = check_sizes("channels", channels, 2)
+        (fc,) = check_sizes("fc", [fc], 1)
+        self.conv1 = nn.Conv2d(1, c1, 5)  # 28 -> 24, pooled to 12
+        self.conv2 = nn.Conv2d(c1, c2, 3)  # 12 -> 10, pooled to 5
+        self.fc1 = nn.Linear(c2 * 5 * 5, fc)
+        self.fc2 = nn.Linear(fc, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(F.max_pool2d(self.conv2(x), 2))
+        # flatten in (height, width, channel) order: a free view of a channels_last tensor (see TrainConfig.bf16)
+        return self.fc2(F.relu(self.fc1(x.permute(0, 2, 3, 1).flatten(1))))
+
+
+def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+
+
+class BestNet(nn.Module):
+    """The ``best`` recipe's BatchNorm CNN: three stages of 3x3 conv + BN + ReLU with max-pooling between them
+    (28 -> 14 -> 7 -> 3), then one linear layer."""
+
+    def __init__(self, widths=(32, 64, 128)):
+        super().__init__()
+        w1, w2, w3 = check_sizes("widths", widths, 3)
+        self.features = nn.Sequential(
+            conv_bn(1, w1), conv_bn(w1, w1), nn.MaxPool2d(2),
+            conv_bn(w1, w2), conv_bn(w2, w2), nn.MaxPool2d(2),
+            conv_bn(w2, w3), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Linear(w3 * 3 * 3, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x).permute(0, 2, 3, 1).flatten(1))  # see FastNet.forward
+
+
+# name -> (class, default hyperparameters)
 MODELS: dict[str, tuple[type[nn.Module], dict]] = {
     "mlp": (MLP, {"hidden": (256, 128), "dropout": 0.0}),
     "cnn": (CNN, {}),
+    "fast": (FastNet, {"channels": (16, 32), "fc": 256}),
+    "best": (BestNet, {"widths": (32, 64, 128)}),
 }
 
 
-def register_model(name: str, cls: type[nn.Module], defaults: dict | None = None) -> None:
-    MODELS[name] = (cls, dict(defaults or {}))
-
-
 def build_model(name: str, **hparams) -> nn.Module:
-    """Build a model by name (``"mlp"``, ``"cnn"``, ...) from plain hyperparameters.
-
-    Unknown hyperparameters are refused rather than silently ignored.
-    """
+    """Build a model by name (``"mlp"``, ``"cnn"``, ``"fast"``, ``"best"``); unknown hyperparameters are refused."""
     name = check_choice("model", name, MODELS)
     cls, defaults = MODELS[name]
     unknown = sorted(set(hparams) - set(defaults))
@@ -72,11 +113,9 @@ def build_model(name: str, **hparams) -> nn.Module:
         allowed = ", ".join(sorted(defaults)) or "none"
         raise TypeError(f"model {name!r} takes no hyperparameter {', '.join(unknown)}; allowed: {allowed}")
     merged = {**defaults, **{k: v for k, v in hparams.items() if v is not None}}
-    if "hidden" in merged:
-        merged["hidden"] = tuple(check_hidden(merged["hidden"]))
     model = cls(**merged)
     model.arch = name
-    model.hparams = merged
+    model.hparams = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}  # JSON gives lists
     return model
 
 

@@ -78,16 +78,15 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
     return value.lower()
 
 
-def check_hidden(value, name: str = "hidden") -> tuple[int, int]:
-    """Hidden layer sizes of the MLP: two whole numbers >= 1, e.g. (256, 128)."""
+def check_sizes(name: str, value, count: int) -> tuple[int, ...]:
+    """``count`` layer sizes, whole numbers >= 1, such as ``hidden=(256, 128)``; a string "256 128" is read too."""
     if isinstance(value, str):
-        parts = [p for p in value.replace(",", " ").split() if p]
         try:
-            value = [int(p) for p in parts]
+            value = [int(p) for p in value.replace(",", " ").split()]
         except ValueError:
-            raise TypeError(f"{name} must be two whole numbers such as (256, 128), got {value!r}") from None
+            raise TypeError(f"{name} must be {count} whole numbers such as (256, 128), got {value!r}") from None
     if not isinstance(value, Sequence) or isinstance(value, (bytes, bytearray)):
-        raise TypeError(f"{name} must be two whole numbers such as (256, 128), got {_show(value)}")
-    if len(value) != 2:
-        raise ValueError(f"{name} must list exactly two layer sizes such as (256, 128), got {list(value)!r}")
+        raise TypeError(f"{name} must be {count} whole numbers such as (256, 128), got {_show(value)}")
+    if len(value) != count:
+        raise ValueError(f"{name} must list exactly {('one', 'two', 'three')[count - 1]} layer size(s), got {list(value)!r}")
     return tuple(check_int(f"{name}[{i}]", v, minimum=1, example=128) for i, v in enumerate(value))

@@ -1,0 +1,95 @@
+"""``TrainConfig``, every training knob in one place, and ``History``, what a run records per epoch.
+
+A ``TrainConfig`` checks its own fields when it is made, so a bad value from a notebook, the command line,
+the panel or the grid search stops here, before any data is loaded, with a message naming the field.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .validation import check_bool, check_choice, check_float, check_int
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "onecycle")
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 10
+    batch_size: int = 64
+    lr: float = 1e-3  # with schedule="onecycle": the peak learning rate
+    optimizer: str = "adam"  # or "sgd"
+    betas: tuple = (0.9, 0.999)  # Adam only
+    momentum: float = 0.9  # SGD only
+    nesterov: bool = False  # SGD only
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # or "onecycle": warm up to lr, then anneal towards 0, stepped per batch
+    pct_start: float = 0.3  # onecycle: share of the steps spent warming up
+    cycle_momentum: bool = False  # onecycle: also cycle Adam's beta1 / SGD's momentum (off: they stay as set)
+    label_smoothing: float = 0.0
+    augment: int = 0  # random shifts of up to this many pixels per training image (0: none)
+    bf16: bool = False  # bfloat16 autocast + channels_last where the device runs bf16 natively; float32 elsewhere
+    threads: int | None = None  # CPU threads for this run (None: torch's default)
+    seed: int = 0  # fixes the initial weights, the batch order and the augmentation
+
+    def __post_init__(self):
+        self.epochs = check_int("epochs", self.epochs, minimum=1, example=10)
+        self.batch_size = check_int("batch_size", self.batch_size, minimum=1, example=64)
+        self.lr = check_float("lr", self.lr, above=0.0, at_most=10.0, example=1e-3)
+        self.optimizer = check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
+            raise TypeError(f"betas must be two numbers in [0, 1) such as (0.9, 0.999), got {self.betas!r}")
+        self.betas = tuple(check_float(f"betas[{i}]", b, at_least=0.0, below=1.0, example=0.9)
+                           for i, b in enumerate(self.betas))
+        self.momentum = check_float("momentum", self.momentum, at_least=0.0, below=1.0, example=0.9)
+        for name in ("nesterov", "cycle_momentum", "bf16"):
+            check_bool(name, getattr(self, name))
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; drop nesterov or use SGD")
+        self.weight_decay = check_float("weight_decay", self.weight_decay, at_least=0.0, example=0.0)
+        self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
+        self.pct_start = check_float("pct_start", self.pct_start, above=0.0, below=1.0, example=0.3)
+        self.label_smoothing = check_float("label_smoothing", self.label_smoothing, at_least=0.0, below=1.0,
+                                           example=0.1)
+        self.augment = check_int("augment", self.augment, minimum=0, maximum=8, example=2)
+        if self.threads is not None:
+            self.threads = check_int("threads", self.threads, minimum=1, example=2)
+        self.seed = check_int("seed", self.seed, minimum=0, example=0)
+
+    def replace(self, **changes) -> TrainConfig:
+        """A copy with ``changes`` applied (and checked); an unknown name is an error, not ignored."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = sorted(set(changes) - names)
+        if unknown:
+            raise TypeError(f"unknown training option {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class History:
+    """Per-epoch metrics (validation lists stay empty without a validation split), plus per-batch loss and
+    learning rate for curves finer than one point an epoch."""
+
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_acc: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    batch_loss: list[float] = field(default_factory=list)
+    batch_lr: list[float] = field(default_factory=list)
+    stopped_early: bool = False
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; ``history`` holds the epochs finished before that."""
+
+    def __init__(self, message: str, history: History):
+        super().__init__(message)
+        self.history = history
