@@ -1,8 +1,11 @@
 """Benchmark: the classic pipeline against the fast and best recipes, on this machine, in one invocation.
 
-    python -m mnist_utils.bench                      # full run: classic (cap 3 epochs), fast x 5 seeds, best x 1
-    python -m mnist_utils.bench --quick              # smoke run on small subsets (about a minute)
-    python -m mnist_utils.bench --ablate --seeds 0 1 # the fast recipe with each of its tricks undone in turn
+    python -m benchmarks.bench                      # full run: classic (cap 3 epochs), fast x 5 seeds, best x 1
+    python -m benchmarks.bench --quick              # smoke run on small subsets (about a minute)
+    python -m benchmarks.bench --ablate --seeds 0 1 # the fast recipe with each of its tricks undone in turn
+    python -m benchmarks.bench --ablate --avx2      # the same as on a CPU with AVX2 only, in float32
+
+Run from the project root. The package never imports this folder.
 
 The runs alternate, round by round: (a) classic, (b) fast seed 0, (c) best, then (b) for the other seeds,
 so the three share the machine's conditions. (a) is the project's original pipeline: torchvision
@@ -57,10 +60,10 @@ def run_classic(data_dir, *, epochs: int, seed: int = 0, train_subset: int | Non
     """(a): DataLoader + ToTensor, historical CNN, batch 64, Adam 1e-3, until 99.0 % test or ``epochs``."""
     load = _loadavg()
     start = time.perf_counter()
-    from .data import classic_loaders
-    from .evaluate import evaluate
-    from .models import build_model
-    from .train import fit, seed_everything
+    from mnist_utils import build_model, evaluate, fit
+    from mnist_utils.train import seed_everything
+
+    from .seed_pipeline import classic_loaders
 
     train, _, test = classic_loaders(data_dir, batch_size=64, val_size=5000, train_subset=train_subset, seed=seed)
     seed_everything(seed)  # as fit does, so the model starts from the weights fit("cnn") would build
@@ -95,7 +98,7 @@ def run_recipe(name: str, data_dir, *, seed: int, extra: list[str] | None = None
         if data_dir is not None:
             cmd += ["--data-dir", str(data_dir)]
         cmd += list(extra or [])
-        env = {**os.environ, "MNIST_NO_PROGRESS": "1"}
+        env = {**os.environ, "MNIST_NO_PROGRESS": "1", **AVX2_ENV}
         # An untimed import first, so every run starts with torch's libraries in the file cache: the CUDA
         # build's first import after they were evicted reads about 1 GB and takes 5-20 s on these disks,
         # which would measure the disk and the page cache, not the recipe.
@@ -118,9 +121,8 @@ def run_recipe(name: str, data_dir, *, seed: int, extra: list[str] | None = None
 # The fast recipe with one of its choices undone (or changed) at a time: what each trick buys.
 ABLATIONS: list[tuple[str, list[str]]] = [
     ("as shipped", []),
-    ("float32 (no bf16 autocast)", ["--set", "bf16=false"]),
-    ("NCHW (no channels_last)", ["--set", "channels_last=false"]),
-    ("torch.optim Adam + OneCycleLR (no lean optimizer)", ["--set", "lean=false"]),
+    ("no bf16 (float32, NCHW)", ["--set", "bf16=false"]),
+    ("OneCycleLR also cycling beta1 (its default)", ["--set", "cycle_momentum=true"]),
     ("constant lr 2e-3 (no OneCycle)", ["--set", "schedule=constant", "--lr", "0.002"]),
     ("Adam's default betas (0.9, 0.999)", ["--set", "betas=[0.9,0.999]"]),
     ("no label smoothing", ["--set", "label_smoothing=0"]),
@@ -128,6 +130,9 @@ ABLATIONS: list[tuple[str, list[str]]] = [
     ("batch 512", ["--batch-size", "512"]),
     ("1 thread", ["--set", "threads=1"]),
 ]
+
+
+AVX2_ENV: dict[str, str] = {}  # set by --avx2 for every recipe run
 
 
 def run_ablations(data_dir, seeds: list[int], extra: list[str]) -> list[tuple[str, BenchRow]]:
@@ -221,7 +226,7 @@ def format_table(rows: list[BenchRow], summary: dict) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mnist_utils.bench", description=__doc__.split("\n\n")[0],
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="seeds of the fast recipe")
     parser.add_argument("--best-seeds", type=int, nargs="*", default=[0], help="seeds of the best recipe (none: skip)")
@@ -232,12 +237,30 @@ def build_parser() -> argparse.ArgumentParser:
                         help="smoke run: 2,000 training images, 1 epoch each, one seed (numbers mean nothing)")
     parser.add_argument("--ablate", action="store_true",
                         help="instead: the fast recipe with each trick undone in turn, once per --seeds")
+    parser.add_argument("--avx2", action="store_true",
+                        help="run the recipes as on a CPU with AVX2 only: kernels capped at AVX2, float32")
     parser.add_argument("--json", metavar="PATH", help="also write the rows and summary to this JSON file")
     return parser
 
 
+def cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    if args.avx2:  # ATen's and oneDNN's kernels capped at AVX2, and no bf16: what an AVX2-only CPU runs
+        AVX2_ENV.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
+    import torch
+
+    from mnist_utils.train import native_bf16
+
+    precision = "bfloat16 autocast" if native_bf16(torch.device("cpu")) and not args.avx2 else "float32"
+    print(f"CPU: {cpu_model()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}, "
+          f"recipes' precision: {precision}{' (kernels capped at AVX2)' if args.avx2 else ''}", flush=True)
     if args.quick:
         seeds, best_seeds, classic_epochs = args.seeds[:1], args.best_seeds[:1], min(args.classic_epochs, 1)
         subset = ["--train-subset", "2000", "--epochs", "1"]
@@ -246,7 +269,7 @@ def main(argv=None) -> int:
         seeds, best_seeds, classic_epochs, subset, classic_subset = (args.seeds, args.best_seeds,
                                                                      args.classic_epochs, [], None)
     if args.ablate:
-        ablations = run_ablations(args.data_dir, seeds, subset)
+        ablations = run_ablations(args.data_dir, seeds, subset + (["--set", "bf16=false"] if args.avx2 else []))
         print(format_ablations(ablations))
         if args.json:
             Path(args.json).write_text(json.dumps({"ablations": [{"variant": label, **asdict(r)} for label, r in ablations],

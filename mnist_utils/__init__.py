@@ -4,7 +4,7 @@ Data (``load_mnist``), models (``MLP``, ``CNN``, ``build_model``), training (``f
 evaluation, saving and loading, image preparation and plots. ``python -m mnist_utils`` is its command line.
 """
 from .config import History, TrainConfig, TrainingDiverged
-from .data import (MnistData, MnistDataError, TensorBatches, classic_loaders, load_mnist, load_raw, normalize_images,
+from .data import (MnistData, MnistDataError, TensorBatches, load_mnist, load_raw, normalize_images,
                    resolve_data_dir)
 from .evaluate import EvalResult, confusion_matrix, evaluate, predict
 from .images import load_digit_image
@@ -17,7 +17,7 @@ from .train import fit, select_device, train_one_epoch
 
 __version__ = "0.2.0"
 __all__ = [
-    "History", "TrainConfig", "TrainingDiverged", "MnistData", "MnistDataError", "TensorBatches", "classic_loaders",
+    "History", "TrainConfig", "TrainingDiverged", "MnistData", "MnistDataError", "TensorBatches",
     "load_mnist", "load_raw", "normalize_images", "resolve_data_dir", "EvalResult", "confusion_matrix", "evaluate", "predict",
     "load_digit_image", "CNN", "MLP", "build_model", "count_parameters", "FULL_FILE", "STATE_FILE", "Checkpoint",
     "UntrustedCheckpointError", "load_checkpoint", "load_full_model", "load_model", "save_model",

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from mnist_utils import data as D
-from mnist_utils import MnistDataError, TensorBatches, classic_loaders, load_mnist, resolve_data_dir
+from mnist_utils import MnistDataError, TensorBatches, load_mnist, resolve_data_dir
 
 
 def test_data_dir_resolution_order(monkeypatch, tmp_path):
@@ -64,18 +64,6 @@ def test_tensor_batches_cover_everything_and_reshuffle():
     assert again.tolist() == first.tolist()  # same seed, same order
     for xb, yb in batches:
         assert torch.equal(xb.view(-1).long(), yb)  # images stay paired with labels
-    assert len(TensorBatches(x, y, 4, drop_last=True)) == 2
-
-
-def test_classic_loaders_match_the_tensor_path(data_dir):
-    train, val, test = classic_loaders(data_dir, batch_size=32, val_size=1000, train_subset=500, seed=0)
-    data = load_mnist(data_dir, val_size=1000, train_subset=500, seed=0)
-    assert len(train.dataset) == 500 and len(val.dataset) == 1000 and len(test.dataset) == 10_000
-    xb, yb = next(iter(val))
-    assert torch.equal(yb, data.val_y[:1000])
-    assert torch.allclose(xb, data.val_x[:1000], atol=1e-5)
-    x, y = next(iter(train))
-    assert x.shape == (32, 1, 28, 28)
 
 
 def test_missing_data_and_failed_download_is_one_clear_error(tmp_path, monkeypatch):

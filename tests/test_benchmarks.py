@@ -1,10 +1,15 @@
-"""The benchmark's smoke run: one invocation, the three pipelines alternating, a table with every column."""
+"""benchmarks/: the smoke run (one invocation, the three pipelines alternating, a table with every column),
+the summary arithmetic, the ablation list, and the seed pipeline's loaders."""
 from __future__ import annotations
 
 import json
 import re
 
-from mnist_utils import bench
+import torch
+
+from benchmarks import bench
+from benchmarks.seed_pipeline import classic_loaders
+from mnist_utils import load_mnist
 
 
 def test_bench_quick_prints_the_table(tmp_path, data_dir, capsys):
@@ -44,11 +49,6 @@ def test_summary_ratio_uses_time_to_target():
     assert "> 330.0 s (not reached)" in text and "at least 36.7x" in text
 
 
-def test_bench_parser_defaults():
-    args = bench.build_parser().parse_args([])
-    assert args.seeds == [0, 1, 2, 3, 4] and args.best_seeds == [0] and args.classic_epochs == 3
-
-
 def test_every_ablation_is_a_valid_fast_config():
     from mnist_utils.cli import build_parser, parse_options
     from mnist_utils.recipes import RECIPES
@@ -62,7 +62,7 @@ def test_every_ablation_is_a_valid_fast_config():
         diff = {f for f in vars(base) if getattr(config, f) != getattr(base, f)}
         assert bool(diff) == (label != "as shipped"), label
         changed |= diff
-    assert {"bf16", "channels_last", "lean", "schedule", "betas", "label_smoothing", "batch_size"} <= changed
+    assert {"bf16", "cycle_momentum", "schedule", "betas", "label_smoothing", "batch_size"} <= changed
 
 
 def test_ablation_table_compares_with_the_shipped_recipe():
@@ -74,3 +74,14 @@ def test_ablation_table_compares_with_the_shipped_recipe():
     lines = bench.format_ablations(rows).splitlines()
     assert lines[2] == "| as shipped | 2 | 8.0 s | 99.00 % | 99.10 % / 99.00 % | +0.0 s | +0.00 pt |"
     assert lines[3] == "| float32 | 2 | 13.0 s | 98.80 % | 98.90 % / 98.80 % | +5.0 s | -0.20 pt |"
+
+
+def test_classic_loaders_match_the_tensor_path(data_dir):
+    train, val, test = classic_loaders(data_dir, batch_size=32, val_size=1000, train_subset=500, seed=0)
+    data = load_mnist(data_dir, val_size=1000, train_subset=500, seed=0)
+    assert len(train.dataset) == 500 and len(val.dataset) == 1000 and len(test.dataset) == 10_000
+    xb, yb = next(iter(val))
+    assert torch.equal(yb, data.val_y[:1000])
+    assert torch.allclose(xb, data.val_x[:1000], atol=1e-5)
+    x, y = next(iter(train))
+    assert x.shape == (32, 1, 28, 28)
