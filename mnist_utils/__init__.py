@@ -4,23 +4,60 @@ Data (``load_mnist``), models (``MLP``, ``CNN``, ``build_model``), training (``f
 evaluation, saving and loading, image preparation and plots. ``python -m mnist_utils`` is its command line.
 """
 from .config import History, TrainConfig, TrainingDiverged
-from .data import (MnistData, MnistDataError, TensorBatches, load_mnist, load_raw, normalize_images,
-                   resolve_data_dir)
+from .data import MnistData, MnistDataError, TensorBatches, load_mnist, load_raw, normalize_images, resolve_data_dir
 from .evaluate import EvalResult, confusion_matrix, evaluate, predict
 from .images import load_digit_image
 from .models import CNN, MLP, build_model, count_parameters
-from .persistence import (FULL_FILE, STATE_FILE, Checkpoint, UntrustedCheckpointError, load_checkpoint,
-                          load_full_model, load_model, save_model)
+from .persistence import (
+                   FULL_FILE,
+                   STATE_FILE,
+                   Checkpoint,
+                   UntrustedCheckpointError,
+                   load_checkpoint,
+                   load_full_model,
+                   load_model,
+                   save_model,
+)
 from .plots import plot_confusion_matrix, plot_history, plot_misclassified, plot_samples
 from .recipes import RECIPES, Recipe
 from .train import fit, select_device, train_one_epoch
 
 __version__ = "0.2.0"
 __all__ = [
-    "History", "TrainConfig", "TrainingDiverged", "MnistData", "MnistDataError", "TensorBatches",
-    "load_mnist", "load_raw", "normalize_images", "resolve_data_dir", "EvalResult", "confusion_matrix", "evaluate", "predict",
-    "load_digit_image", "CNN", "MLP", "build_model", "count_parameters", "FULL_FILE", "STATE_FILE", "Checkpoint",
-    "UntrustedCheckpointError", "load_checkpoint", "load_full_model", "load_model", "save_model",
-    "plot_confusion_matrix", "plot_history", "plot_misclassified", "plot_samples", "RECIPES", "Recipe", "fit",
-    "select_device", "train_one_epoch",
+                   "CNN",
+                   "FULL_FILE",
+                   "MLP",
+                   "RECIPES",
+                   "STATE_FILE",
+                   "Checkpoint",
+                   "EvalResult",
+                   "History",
+                   "MnistData",
+                   "MnistDataError",
+                   "Recipe",
+                   "TensorBatches",
+                   "TrainConfig",
+                   "TrainingDiverged",
+                   "UntrustedCheckpointError",
+                   "build_model",
+                   "confusion_matrix",
+                   "count_parameters",
+                   "evaluate",
+                   "fit",
+                   "load_checkpoint",
+                   "load_digit_image",
+                   "load_full_model",
+                   "load_mnist",
+                   "load_model",
+                   "load_raw",
+                   "normalize_images",
+                   "plot_confusion_matrix",
+                   "plot_history",
+                   "plot_misclassified",
+                   "plot_samples",
+                   "predict",
+                   "resolve_data_dir",
+                   "save_model",
+                   "select_device",
+                   "train_one_epoch",
 ]

@@ -6,6 +6,7 @@ are sliced from one tensor: the same numbers as torchvision's ``ToTensor`` + ``N
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +71,7 @@ def ensure_mnist(data_dir=None) -> Path:
 
         for train in (True, False):
             datasets.MNIST(root=str(root), train=train, download=True)
-    except Exception as exc:  # urllib, HTTP and checksum errors all mean the same to the user
+    except Exception as exc:  # noqa: BLE001 (urllib, HTTP and checksum errors all mean the same to the user)
         for folder in created:  # leave no empty MNIST/raw behind to puzzle the user
             try:
                 folder.rmdir()
@@ -160,7 +161,7 @@ class MnistData:
     def test(self):
         return self.test_x, self.test_y
 
-    def to(self, device) -> "MnistData":
+    def to(self, device) -> MnistData:
         moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
         return MnistData(**moved, normalize=self.normalize)
 
@@ -193,7 +194,7 @@ class TensorBatches:
         self.generator = torch.Generator().manual_seed(seed)
 
     def __len__(self) -> int:
-        return -(-len(self.y) // self.batch_size)  # the last batch may be smaller
+        return math.ceil(len(self.y) / self.batch_size)  # the last batch may be smaller
 
     def __iter__(self):
         perm = torch.randperm(len(self.y), generator=self.generator).to(self.x.device)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 
 def _show(value) -> str:
@@ -26,9 +26,7 @@ def check_int(name: str, value, *, minimum: int = 1, maximum: int | None = None,
     example = minimum if example is None else example
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a whole number, got {_show(value)}; pass e.g. {name}={example}")
-    if isinstance(value, numbers.Integral):
-        value = int(value)
-    elif math.isfinite(value) and float(value).is_integer():
+    if isinstance(value, numbers.Integral) or math.isfinite(value) and float(value).is_integer():
         value = int(value)
     else:
         raise TypeError(f"{name} must be a whole number, got {_show(value)}; pass e.g. {name}={example}")

@@ -83,5 +83,5 @@ def test_classic_loaders_match_the_tensor_path(data_dir):
     xb, yb = next(iter(val))
     assert torch.equal(yb, data.val_y[:1000])
     assert torch.allclose(xb, data.val_x[:1000], atol=1e-5)
-    x, y = next(iter(train))
+    x, _ = next(iter(train))
     assert x.shape == (32, 1, 28, 28)

@@ -3,8 +3,8 @@ import os
 import pytest
 import torch
 
-from mnist_utils import data as D
 from mnist_utils import MnistDataError, TensorBatches, load_mnist, resolve_data_dir
+from mnist_utils import data as D
 
 
 def test_data_dir_resolution_order(monkeypatch, tmp_path):

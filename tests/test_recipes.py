@@ -59,7 +59,7 @@ def test_onecycle_keeps_the_recipes_momentum_unless_asked_to_cycle_it(name):
 
 
 def test_bf16_is_used_only_where_native_and_silently(monkeypatch, recwarn):
-    import mnist_utils.train as train
+    from mnist_utils import train
 
     model = build_model("fast")
     monkeypatch.setattr(train, "native_bf16", lambda device: False)
@@ -94,7 +94,7 @@ def test_fast_recipe_repeats_exactly_and_learns(small_data):
 
 def test_best_recipe_tiny_fit(small_data):
     # one epoch of 2,000 images is 8 steps: the recipe's peak lr 0.4 needs its long warm-up, so use less here
-    model, history = fit("best", small_data, RECIPES["best"].config.replace(epochs=1, lr=0.05), progress=False)
+    _, history = fit("best", small_data, RECIPES["best"].config.replace(epochs=1, lr=0.05), progress=False)
     assert history.epochs == 1 and history.val_acc[0] > 0.2, history
 
 

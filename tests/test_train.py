@@ -1,6 +1,5 @@
 import pytest
 import torch
-
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
