@@ -18,13 +18,13 @@ from collections import OrderedDict
 
 import ipywidgets as w
 
-from .data import TRAIN_SIZE, load_mnist, resolve_data_dir
-from .evaluate import evaluate
-from .models import MODELS
-from .panel_views import error_html, history_png, png_output, runs_table_html, summary_html
-from .recipes import RECIPES, Recipe
-from .train import TrainConfig, TrainingDiverged, fit
-from .validation import check_choice, check_float, check_hidden, check_int
+from ..data import TRAIN_SIZE, load_mnist, resolve_data_dir
+from ..evaluate import evaluate
+from ..models import MODELS
+from ..recipes import RECIPES, Recipe
+from ..train import TrainConfig, TrainingDiverged, fit
+from ..validation import check_choice, check_float, check_hidden, check_int
+from .views import error_html, history_png, png_output, runs_table_html, summary_html
 
 VAL_SIZE = 5000
 MAX_TRAIN_IMAGES = TRAIN_SIZE - VAL_SIZE

@@ -16,7 +16,7 @@ def history_png(history, title: str = "") -> bytes:
     """Train/validation loss (left) and validation accuracy (right) per epoch, as PNG bytes."""
     from matplotlib.figure import Figure
 
-    from .plots import draw_history
+    from ..plots import draw_history
 
     fig = draw_history(Figure(figsize=(9, 3.2), dpi=90), history, title)
     buffer = io.BytesIO()
