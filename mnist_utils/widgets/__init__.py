@@ -1,7 +1,4 @@
-"""The training panel of notebooks 02 and 03: ``from mnist_utils.widgets import TrainingPanel``.
-
-``panel.py`` holds the ipywidgets panel; ``views.py`` the HTML and PNG it shows, free of ipywidgets.
-"""
+"""The training panel of notebooks 02 and 03 (``panel.py``) and the HTML and PNG it shows (``views.py``)."""
 from .panel import TrainingPanel
 
 __all__ = ["TrainingPanel"]
