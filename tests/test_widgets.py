@@ -161,15 +161,15 @@ def test_stop_ends_the_run_after_the_current_batch(panel):
 
 
 NOTEBOOK_CELLS = [
-    "from mnist_utils.widgets import TrainingPanel\n"
-    "panel = TrainingPanel(model='mlp', data_dir={data_dir!r})\n"
-    "panel",
-    "panel.epochs.value = 1\n"
-    "panel.train_subset.value = 300\n"
-    "panel.train_button.click()\n"
-    "_ = panel.wait(300)",
-    "assert panel.last_error is None, panel.last_error\n"
-    "print(panel.summary.value)",
+    ("from mnist_utils.widgets import TrainingPanel\n"
+     "panel = TrainingPanel(model='mlp', data_dir={data_dir!r})\n"
+     "panel"),
+    ("panel.epochs.value = 1\n"
+     "panel.train_subset.value = 300\n"
+     "panel.train_button.click()\n"
+     "_ = panel.wait(300)"),
+    ("assert panel.last_error is None, panel.last_error\n"
+     "print(panel.summary.value)"),
 ]
 
 
