@@ -130,14 +130,14 @@ def test_failure_inside_the_run_is_shown_in_the_panel(tmp_path):
 
 
 def test_diverged_run_is_reported_in_the_panel_and_the_table(panel, monkeypatch):
-    from mnist_utils import widgets
-    from mnist_utils.train import History, TrainingDiverged
+    from mnist_utils import History, TrainingDiverged
+    from mnist_utils.widgets import panel as panel_module
 
     def diverging_fit(*args, **kwargs):
         raise TrainingDiverged("training diverged in epoch 2: the loss became nan with lr=1",
                                History(train_loss=[2.3], val_loss=[2.4], val_acc=[0.1], seconds=[0.1]))
 
-    monkeypatch.setattr(widgets, "fit", diverging_fit)
+    monkeypatch.setattr(panel_module, "fit", diverging_fit)
     panel.train_subset.value = 200
     assert panel.train(block=True)
     assert "training diverged in epoch 2" in panel.error.value
@@ -161,15 +161,15 @@ def test_stop_ends_the_run_after_the_current_batch(panel):
 
 
 NOTEBOOK_CELLS = [
-    "from mnist_utils.widgets import TrainingPanel\n"
-    "panel = TrainingPanel(model='mlp', data_dir={data_dir!r})\n"
-    "panel",
-    "panel.epochs.value = 1\n"
-    "panel.train_subset.value = 300\n"
-    "panel.train_button.click()\n"
-    "_ = panel.wait(300)",
-    "assert panel.last_error is None, panel.last_error\n"
-    "print(panel.summary.value)",
+    ("from mnist_utils.widgets import TrainingPanel\n"
+     "panel = TrainingPanel(model='mlp', data_dir={data_dir!r})\n"
+     "panel"),
+    ("panel.epochs.value = 1\n"
+     "panel.train_subset.value = 300\n"
+     "panel.train_button.click()\n"
+     "_ = panel.wait(300)"),
+    ("assert panel.last_error is None, panel.last_error\n"
+     "print(panel.summary.value)"),
 ]
 
 
