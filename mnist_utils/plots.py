@@ -149,21 +149,24 @@ def plot_digits(x: torch.Tensor, titles: list[str], path=None, cols: int = 8):
 
 
 def plot_feature_maps(model, image: torch.Tensor, channels: int = 8, path=None):
-    """The input digit and what the first ``channels`` filters of the CNN's first convolution see in it."""
+    """The input digit, the first convolution's first ``channels`` filters and their outputs before the ReLU."""
     conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
     with torch.no_grad():
-        maps = conv(image.reshape(1, 1, 28, 28).to(conv.weight)).relu()[0]
+        maps = conv(image.reshape(1, 1, 28, 28).to(conv.weight))[0]  # no ReLU: negative responses stay visible
     channels = min(channels, len(maps))
     fig, axes = _pyplot().subplots(2, channels + 1, figsize=((channels + 1) * 1.3, 2.8))
     axes[0, 0].imshow(_as_images(image)[0], cmap="gray")
     axes[0, 0].set_title("input", fontsize=8)
-    for row, (name, values, cmap) in enumerate((("filter", conv.weight[:, 0], "RdBu_r"), ("output", maps, "magma"))):
+    for row, (name, values) in enumerate((("filter", conv.weight[:, 0]), ("output", maps))):
         for c, ax in enumerate(axes[row, 1:channels + 1]):
-            ax.imshow(values[c].detach().float().cpu().numpy(), cmap=cmap)
+            cell = values[c].detach().float().cpu().numpy()
+            limit = float(np.abs(cell).max()) or 1.0  # centred on 0: red positive, blue negative, white 0
+            ax.imshow(cell, cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(f"{name} {c}", fontsize=8)
     for ax in axes.flat:
         ax.axis("off")
-    return _finish(fig, path, "First convolution: 3x3 filters (top) and the feature maps they produce (bottom)")
+    size = "x".join(map(str, conv.kernel_size))
+    return _finish(fig, path, f"First convolution: {size} filters (top) and their outputs before the ReLU (bottom)")
 
 
 def plot_grid_search(results, value: str = "val_acc", rows: str = "lr", cols: str = "batch_size",

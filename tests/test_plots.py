@@ -2,11 +2,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from mnist_utils import History, plot_confusion_matrix, plot_history, plot_misclassified, plot_samples
+from mnist_utils import History, build_model, plot_confusion_matrix, plot_history, plot_misclassified, plot_samples
+from mnist_utils.plots import plot_feature_maps
 
 
 def _is_png(path):
@@ -44,3 +46,23 @@ def test_confusion_heatmap_and_misclassified_gallery(small_data, tmp_path):
     titled = [ax.get_title() for ax in gallery.axes if ax.images]
     assert len(titled) == 3 and titled[0].startswith(f"{int(y[0])} → {int(predicted[0])}")
     assert _is_png(tmp_path / "cm.png") and _is_png(tmp_path / "wrong.png")
+
+
+@pytest.mark.parametrize("name", ["cnn", "fast"])  # 3x3 filters with padding, 5x5 without
+def test_feature_maps_are_raw_outputs_on_a_colour_scale_centred_on_zero(name, tmp_path):
+    torch.manual_seed(0)
+    model, image = build_model(name), torch.randn(1, 28, 28)
+    fig = plot_feature_maps(model, image, channels=4, path=tmp_path / "maps.png")
+    shown = {ax.get_title(): ax.images[0] for ax in fig.axes if ax.images}
+    coloured = [shown[f"{kind} {c}"] for kind in ("filter", "output") for c in range(4)]
+    for im in coloured:  # white is exactly 0, so red means positive and blue negative
+        low, high = im.get_clim()
+        assert low == -high and high == pytest.approx(np.abs(im.get_array()).max())
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    with torch.no_grad():
+        raw = conv(image.unsqueeze(0))[0]
+    assert raw[:4].min() < 0  # so a ReLU before plotting would show in the next check
+    for c in range(4):
+        np.testing.assert_allclose(shown[f"output {c}"].get_array(), raw[c].numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(shown[f"filter {c}"].get_array(), conv.weight[c, 0].detach().numpy())
+    assert _is_png(tmp_path / "maps.png")
