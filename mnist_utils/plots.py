@@ -53,21 +53,36 @@ def _gallery(images, titles, cols: int, cell: tuple, cmap: str = "gray", **title
     return fig
 
 
+def _at_epochs(values, epochs: int) -> np.ndarray:
+    """Fractional epochs of per-batch ``values``: batch i of n per epoch is at (i + 1) / n."""
+    return np.arange(1, len(values) + 1) * max(epochs, 1) / len(values)
+
+
 def draw_history(fig, history, title: str | None = None):
-    """Train/validation loss (left) and validation accuracy (right) per epoch, onto an empty ``fig``."""
-    axes = fig.subplots(1, 2)
+    """Loss per epoch and per batch, validation accuracy and a changing learning rate, onto an empty ``fig``."""
+    lr = np.asarray(history.batch_lr, dtype=float)
+    ratios = [1, 1, 0.6] if lr.size and lr.max() > lr.min() else [1, 1]  # a narrow third axes for a changing lr
+    axes = fig.subplots(1, len(ratios), gridspec_kw={"width_ratios": ratios})
     epochs = len(history.train_loss)
+    if history.batch_loss:
+        window = min(10, len(history.batch_loss))  # a short running mean tames the batch-to-batch noise
+        smooth = np.convolve(history.batch_loss, np.ones(window) / window, mode="valid")
+        axes[0].plot(_at_epochs(history.batch_loss, epochs)[window - 1:], smooth, lw=0.7, alpha=0.4,
+                     color="tab:blue", label="train (per batch)")
     axes[0].plot(range(1, epochs + 1), history.train_loss, "o-", color="tab:blue", label="train")
     if history.val_loss:
         axes[0].plot(range(1, len(history.val_loss) + 1), history.val_loss, "o-", color="tab:orange",
                      label="validation")
     if history.val_acc:
         axes[1].plot(range(1, len(history.val_acc) + 1), 100 * np.asarray(history.val_acc), "o-", color="tab:green")
-    for ax, (name, ylabel) in zip(axes, [("Loss", "cross-entropy loss"), ("Validation accuracy", "accuracy (%)")]):
+    if len(ratios) == 3:
+        axes[2].plot(_at_epochs(lr, epochs), lr, color="tab:purple")
+    names = [("Loss", "cross-entropy loss"), ("Validation accuracy", "accuracy (%)"), ("Learning rate", "learning rate")]
+    for ax, (name, ylabel) in zip(axes, names):
         ax.set(xlabel="epoch", ylabel=ylabel, title=name)
         ax.grid(alpha=0.3)
-        if epochs:
-            ax.set_xticks(range(1, epochs + 1))
+    for ax in axes[:2] if epochs else []:
+        ax.set_xticks(range(1, epochs + 1))
     axes[0].legend()
     return _finish(fig, title=title)
 
