@@ -58,9 +58,12 @@ def test_learning_rate_axes_only_when_the_rate_changes(batch_lr, lr_axes):
 
 
 def test_sample_grid_has_a_row_per_digit(small_data, tmp_path):
-    fig = plot_samples(*small_data.test, per_digit=5, path=tmp_path / "samples.png")
+    x, y = small_data.test
+    fig = plot_samples(x, y, per_digit=5, path=tmp_path / "samples.png")
     assert len(fig.axes) == 50 and _is_png(tmp_path / "samples.png")
-    assert sum(1 for ax in fig.axes if ax.images) == 50
+    for digit, row in enumerate(np.reshape(fig.axes, (10, 5))):  # row k: the first five k's, labelled k
+        assert row[0].get_title(loc="left") == str(digit)
+        np.testing.assert_array_equal([ax.images[0].get_array() for ax in row], x[y == digit][:5, 0].numpy())
 
 
 def test_confusion_heatmap_and_misclassified_gallery(small_data, tmp_path):
@@ -75,6 +78,8 @@ def test_confusion_heatmap_and_misclassified_gallery(small_data, tmp_path):
     gallery = plot_misclassified(x, y, predicted, probs, path=tmp_path / "wrong.png")
     titled = [ax.get_title() for ax in gallery.axes if ax.images]
     assert len(titled) == 3 and titled[0].startswith(f"{int(y[0])} → {int(predicted[0])}")
+    perfect = plot_misclassified(x, y, y, probs)
+    assert not any(ax.images for ax in perfect.axes) and perfect.get_suptitle()
     assert _is_png(tmp_path / "cm.png") and _is_png(tmp_path / "wrong.png")
 
 
