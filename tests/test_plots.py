@@ -2,11 +2,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 import torch
+from matplotlib.figure import Figure
 from PIL import Image
 
-from mnist_utils import History, plot_confusion_matrix, plot_history, plot_misclassified, plot_samples
+from mnist_utils import History, build_model, plot_confusion_matrix, plot_history, plot_misclassified, plot_samples
+from mnist_utils.plots import draw_history, plot_feature_maps
 
 
 def _is_png(path):
@@ -14,21 +18,52 @@ def _is_png(path):
         return img.format == "PNG" and img.size[0] > 100
 
 
+def _history(batch_lr=(), batches_per_epoch=4):
+    """Three epochs; ``batches_per_epoch`` > 0 adds a per-batch loss falling from 1 to 0.1."""
+    return History(train_loss=[0.5, 0.3, 0.2], val_loss=[0.4, 0.35, 0.3], val_acc=[0.9, 0.95, 0.97], seconds=[1, 1, 1],
+                   batch_loss=list(np.linspace(1, 0.1, 3 * batches_per_epoch)), batch_lr=list(batch_lr))
+
+
 def test_plot_history_draws_losses_and_accuracy(tmp_path):
-    history = History(train_loss=[0.5, 0.3, 0.2], val_loss=[0.4, 0.35, 0.3], val_acc=[0.9, 0.95, 0.97],
-                      seconds=[1, 1, 1])
-    fig = plot_history(history, path=tmp_path / "img" / "results.png")
+    fig = plot_history(_history(batches_per_epoch=0), path=tmp_path / "img" / "results.png")
     loss_ax, acc_ax = fig.axes
-    assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation"]
+    assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation"]  # no per-batch curve
     assert list(acc_ax.get_lines()[0].get_ydata()) == pytest.approx([90, 95, 97])
     assert _is_png(tmp_path / "img" / "results.png")
     assert [p.name for p in (tmp_path / "img").iterdir()] == ["results.png"]  # no temp file left behind
 
 
+@pytest.mark.parametrize("per_epoch", [4, 30])
+def test_history_draws_the_per_batch_loss_at_fractional_epochs(per_epoch):
+    history = _history(batches_per_epoch=per_epoch)
+    lines = {line.get_label(): line for line in plot_history(history).axes[0].get_lines()}
+    assert set(lines) == {"train (per batch)", "train", "validation"}
+    x, y = lines["train (per batch)"].get_data()
+    assert np.diff(x) == pytest.approx(np.full(len(x) - 1, 1 / per_epoch))  # one step per batch
+    assert x[-1] == pytest.approx(3)  # the last batch ends epoch 3, where the epoch's point is
+    assert min(history.batch_loss) <= y.min() and y.max() <= max(history.batch_loss)
+    assert list(lines["train"].get_data()[0]) == [1, 2, 3]
+
+
+@pytest.mark.parametrize("batch_lr, lr_axes", [((), False), ([1e-3] * 12, False), (np.linspace(1e-4, 1e-2, 12), True)])
+def test_learning_rate_axes_only_when_the_rate_changes(batch_lr, lr_axes):
+    fig = Figure()  # as the training panel draws: no pyplot figure may appear
+    before = plt.get_fignums()
+    draw_history(fig, _history(batch_lr), "run 1")
+    assert plt.get_fignums() == before
+    assert len(fig.axes) == (3 if lr_axes else 2)
+    if lr_axes:
+        x, y = fig.axes[2].get_lines()[0].get_data()
+        assert list(y) == pytest.approx(batch_lr) and x[-1] == pytest.approx(3)
+
+
 def test_sample_grid_has_a_row_per_digit(small_data, tmp_path):
-    fig = plot_samples(*small_data.test, per_digit=5, path=tmp_path / "samples.png")
+    x, y = small_data.test
+    fig = plot_samples(x, y, per_digit=5, path=tmp_path / "samples.png")
     assert len(fig.axes) == 50 and _is_png(tmp_path / "samples.png")
-    assert sum(1 for ax in fig.axes if ax.images) == 50
+    for digit, row in enumerate(np.reshape(fig.axes, (10, 5))):  # row k: the first five k's, labelled k
+        assert row[0].get_title(loc="left") == str(digit)
+        np.testing.assert_array_equal([ax.images[0].get_array() for ax in row], x[y == digit][:5, 0].numpy())
 
 
 def test_confusion_heatmap_and_misclassified_gallery(small_data, tmp_path):
@@ -43,4 +78,26 @@ def test_confusion_heatmap_and_misclassified_gallery(small_data, tmp_path):
     gallery = plot_misclassified(x, y, predicted, probs, path=tmp_path / "wrong.png")
     titled = [ax.get_title() for ax in gallery.axes if ax.images]
     assert len(titled) == 3 and titled[0].startswith(f"{int(y[0])} → {int(predicted[0])}")
+    perfect = plot_misclassified(x, y, y, probs)
+    assert not any(ax.images for ax in perfect.axes) and perfect.get_suptitle()
     assert _is_png(tmp_path / "cm.png") and _is_png(tmp_path / "wrong.png")
+
+
+@pytest.mark.parametrize("name", ["cnn", "fast"])  # 3x3 filters with padding, 5x5 without
+def test_feature_maps_are_raw_outputs_on_a_colour_scale_centred_on_zero(name, tmp_path):
+    torch.manual_seed(0)
+    model, image = build_model(name), torch.randn(1, 28, 28)
+    fig = plot_feature_maps(model, image, channels=4, path=tmp_path / "maps.png")
+    shown = {ax.get_title(): ax.images[0] for ax in fig.axes if ax.images}
+    coloured = [shown[f"{kind} {c}"] for kind in ("filter", "output") for c in range(4)]
+    for im in coloured:  # white is exactly 0, so red means positive and blue negative
+        low, high = im.get_clim()
+        assert low == -high and high == pytest.approx(np.abs(im.get_array()).max())
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    with torch.no_grad():
+        raw = conv(image.unsqueeze(0))[0]
+    assert raw[:4].min() < 0  # so a ReLU before plotting would show in the next check
+    for c in range(4):
+        np.testing.assert_allclose(shown[f"output {c}"].get_array(), raw[c].numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(shown[f"filter {c}"].get_array(), conv.weight[c, 0].detach().numpy())
+    assert _is_png(tmp_path / "maps.png")
