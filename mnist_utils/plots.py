@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 import torch
@@ -11,11 +10,7 @@ from .atomic import atomic_path
 
 
 def _pyplot():
-    import matplotlib
-
-    if "ipykernel" not in sys.modules and not os.environ.get("DISPLAY"):
-        matplotlib.use("Agg")  # headless scripts and the CLI: no GUI backend to look for
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # imported late: the CLI's train is the only command that draws
 
     return plt
 
