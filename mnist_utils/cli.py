@@ -1,7 +1,4 @@
-"""Command line: ``python -m mnist_utils {train,evaluate,predict} ...``.
-
-Bad input ends in one line on stderr and exit code 1, never a traceback.
-"""
+"""Command line: ``python -m mnist_utils {train,evaluate,predict} ...``; bad input is one line on stderr, exit 1."""
 from __future__ import annotations
 
 import argparse
@@ -10,45 +7,59 @@ import sys
 import time
 from pathlib import Path
 
-DATA_HELP = "folder holding MNIST/raw/ (default: $MNIST_DATA_DIR, else data/ at the project root, downloaded there if missing)"
-EXAMPLES = {
-    "train": """examples:
-  python -m mnist_utils train --model mlp --epochs 10
-  python -m mnist_utils train --model cnn --epochs 3 --json
-  python -m mnist_utils train --model fast --out-dir runs/fast-seed1 --seed 1
-  python -m mnist_utils train --model cnn --set schedule=onecycle --set label_smoothing=0.1""",
-    "evaluate": """examples:
-  python -m mnist_utils evaluate runs/cnn/mnist_model_state.pth
-  python -m mnist_utils evaluate runs/cnn --json""",
-    "predict": """examples:
-  python -m mnist_utils predict runs/cnn/mnist_model_state.pth digit.png
-  python -m mnist_utils predict runs/cnn scans/*.png --json""",
+import torch
+
+from . import data, images, models, persistence, plots, recipes, train, validation
+from .config import TrainingDiverged
+from .evaluate import evaluate, predict  # the package's name `evaluate` is this function, not the module
+
+
+def _value(text: str, casts=(int, float)):
+    """``text`` read by the first of ``casts`` that takes it, else kept as text so validation can quote it."""
+    for cast in casts:
+        try:
+            return cast(text)
+        except ValueError:  # json.JSONDecodeError is a ValueError too
+            pass
+    return text
+
+
+CHECKPOINT = ("checkpoint", "mnist_model_state.pth, or the folder holding it", {})
+DATA_DIR = ("--data-dir", ("folder holding MNIST/raw/ (default: $MNIST_DATA_DIR, else data/ at the project root, "
+                           "downloaded there if missing)"), {})
+JSON = ("--json", "print one JSON object", {"action": "store_true"})
+COMMANDS = {  # name: (what it does, its arguments as (flag, help, argparse settings), the examples ending its --help)
+    "train": ("train a model, test it once, save it and its curves", [
+        ("--model", "recipe: mlp, cnn, fast or best (default: mlp)", {"default": "mlp"}),
+        ("--epochs", "passes over the training set (default: the recipe's)", {"type": _value}),
+        ("--batch-size", "images per step (default: the recipe's)", {"type": _value}),
+        ("--lr", "learning rate (default: the recipe's)", {"type": _value}),
+        ("--optimizer", "adam or sgd (default: the recipe's)", {}),
+        ("--hidden", "MLP hidden sizes, e.g. --hidden 256 128", {"type": _value, "nargs": "+"}),
+        ("--dropout", "MLP dropout probability in [0, 1)", {"type": _value}),
+        ("--seed", "random seed; a CPU run repeats exactly (default: 0)", {"type": _value, "default": 0}),
+        ("--train-subset", "train on only this many images (default: all 55,000)", {"type": _value}),
+        ("--val-size", "validation images carved from the 60,000 (default: 5000)", {"type": _value, "default": 5000}),
+        DATA_DIR,
+        ("--out-dir", "folder for the model files and the figure (default: runs/MODEL)", {}),
+        ("--figure", "loss/accuracy figure path (default: OUT_DIR/results.png)", {}),
+        ("--device", "cpu, cuda or mps (default: the best available)", {}),
+        ("--json", "print one JSON object on stdout (epochs go to stderr)", {"action": "store_true"}),
+        ("--set", "any other TrainConfig field, value in JSON: --set label_smoothing=0.1",
+         {"dest": "options", "action": "append", "default": [], "metavar": "KEY=VALUE"}),
+    ], ["--model mlp --epochs 10", "--model cnn --epochs 3 --json", "--model fast --out-dir runs/fast-seed1 --seed 1",
+        "--model cnn --set schedule=onecycle --set label_smoothing=0.1"]),
+    "evaluate": ("test accuracy of a saved model on the 10,000 test images", [CHECKPOINT, DATA_DIR, JSON],
+                 ["runs/cnn/mnist_model_state.pth", "runs/cnn --json"]),
+    "predict": ("read digits from image files with a saved model",
+                [CHECKPOINT, ("images", "PNG or JPEG files, one digit each", {"nargs": "+"}), JSON],
+                ["runs/cnn/mnist_model_state.pth digit.png", "runs/cnn scans/*.png --json"]),
 }
-EPILOG = """examples:
-  python -m mnist_utils train --model cnn --epochs 3
-  python -m mnist_utils evaluate runs/cnn
-  python -m mnist_utils predict runs/cnn digit.png
-
-Run 'python -m mnist_utils COMMAND --help' for a command's options."""
-
-
-class UsageError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line and exit 1, like every other bad input
-        raise UsageError(f"{message} (see --help)")
-
-
-def _number(text: str):
-    """Keep the raw text when it is not a number, so validation names the parameter in its message."""
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
+    def error(self, message):  # one line and exit 1 instead of argparse's usage text and exit 2
+        raise ValueError(f"{message} (see --help)")
 
 
 def parse_options(items: list[str]) -> dict:
@@ -58,168 +69,92 @@ def parse_options(items: list[str]) -> dict:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"--set expects KEY=VALUE such as --set bf16=false, got {item!r}")
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError:
-            value = text
-        options[key.strip().replace("-", "_")] = value
+        options[key.strip().replace("-", "_")] = _value(text, (json.loads,))
     return options
 
 
 def build_parser() -> argparse.ArgumentParser:
+    def examples(*commands: str) -> str:
+        return "examples:\n" + "\n".join(f"  python -m mnist_utils {command}" for command in commands)
+
+    raw = argparse.RawDescriptionHelpFormatter
     parser = _Parser(prog="python -m mnist_utils", description="Train, evaluate and use MNIST digit classifiers.",
-                     epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                     formatter_class=raw, epilog=examples("train --model cnn --epochs 3", "evaluate runs/cnn",
+                                                           "predict runs/cnn digit.png")
+                     + "\n\nRun 'python -m mnist_utils COMMAND --help' for a command's options.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-
-    def command(name: str, text: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".",
-                              epilog=EXAMPLES[name], formatter_class=argparse.RawDescriptionHelpFormatter)
-
-    train = command("train", "train a model, test it once, save it and its curves")
-    train.add_argument("--model", default="mlp", help="recipe: mlp, cnn, fast or best (default: mlp)")
-    train.add_argument("--epochs", type=_number, help="passes over the training set (default: the recipe's)")
-    train.add_argument("--batch-size", type=_number, help="images per step (default: the recipe's)")
-    train.add_argument("--lr", type=_number, help="learning rate (default: the recipe's)")
-    train.add_argument("--optimizer", help="adam or sgd (default: the recipe's)")
-    train.add_argument("--hidden", nargs="+", type=_number, help="MLP hidden sizes, e.g. --hidden 256 128")
-    train.add_argument("--dropout", type=_number, help="MLP dropout probability in [0, 1)")
-    train.add_argument("--seed", type=_number, default=0, help="random seed; a CPU run repeats exactly (default: 0)")
-    train.add_argument("--train-subset", type=_number, help="train on only this many images (default: all 55,000)")
-    train.add_argument("--val-size", type=_number, default=5000,
-                       help="validation images carved from the 60,000 (default: 5000)")
-    train.add_argument("--data-dir", help=DATA_HELP)
-    train.add_argument("--out-dir", help="folder for the model files and the figure (default: runs/MODEL)")
-    train.add_argument("--figure", help="loss/accuracy figure path (default: OUT_DIR/results.png)")
-    train.add_argument("--device", help="cpu, cuda or mps (default: the best available)")
-    train.add_argument("--json", action="store_true", help="print one JSON object on stdout (epochs go to stderr)")
-    train.add_argument("--set", dest="options", action="append", default=[], metavar="KEY=VALUE",
-                       help="any other TrainConfig field, value in JSON: --set label_smoothing=0.1")
-
-    evaluate = command("evaluate", "test accuracy of a saved model on the 10,000 test images")
-    evaluate.add_argument("checkpoint", help="mnist_model_state.pth, or the folder holding it")
-    evaluate.add_argument("--data-dir", help=DATA_HELP)
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-
-    predict = command("predict", "read digits from image files with a saved model")
-    predict.add_argument("checkpoint", help="mnist_model_state.pth, or the folder holding it")
-    predict.add_argument("images", nargs="+", help="PNG or JPEG files, one digit each")
-    predict.add_argument("--json", action="store_true", help="print one JSON object")
+    for name, (text, arguments, tails) in COMMANDS.items():
+        command = sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", formatter_class=raw,
+                                 epilog=examples(*(f"{name} {tail}" for tail in tails)))
+        for flag, help_text, settings in arguments:
+            command.add_argument(flag, help=help_text, **settings)
     return parser
 
 
-def _train(args) -> int:
-    from .data import load_mnist
-    from .evaluate import evaluate
-    from .models import build_model
-    from .persistence import save_model
-    from .plots import plot_history
-    from .recipes import RECIPES
-    from .train import fit, select_device
-    from .validation import check_choice
-
-    recipe = RECIPES[check_choice("model", args.model, RECIPES)]
-    overrides = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
-                 "optimizer": args.optimizer, "seed": args.seed}
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    config = recipe.config.replace(**{**overrides, **parse_options(args.options)})
+def _train(args) -> tuple[dict, str]:
+    recipe = recipes.RECIPES[validation.check_choice("model", args.model, recipes.RECIPES)]
+    flags = {k: v for k, v in vars(args).items() if k in vars(recipe.config) and v is not None}  # --epochs, --lr...
+    config = recipe.config.replace(**{**flags, **parse_options(args.options)})
     hparams = dict(recipe.hparams)
-    for key in ("hidden", "dropout"):
-        if getattr(args, key) is not None:
-            if key not in hparams and recipe.model != "mlp":
-                raise ValueError(f"--{key} applies to the mlp model only, not {args.model!r}; drop --{key}")
-            value = getattr(args, key)
+    for key, value in (("hidden", args.hidden), ("dropout", args.dropout)):
+        if value is not None and recipe.model != "mlp":
+            raise ValueError(f"--{key} applies to the mlp model only, not {args.model!r}; drop --{key}")
+        if value is not None:  # one word stays text: "256 128" is read, "big" is quoted as typed in the error
             hparams[key] = value[0] if key == "hidden" and len(value) == 1 and isinstance(value[0], str) else value
-    device = select_device(args.device)
-    build_model(recipe.model, **hparams)  # checks the hyperparameters before any data is read
-    log = sys.stderr if args.json else sys.stdout
+    device = train.select_device(args.device)
+    models.build_model(recipe.model, **hparams)  # checks the hyperparameters before any data is read
+
+    def report(h):
+        val = f"  val loss {h.val_loss[-1]:.4f}  val acc {100 * h.val_acc[-1]:.2f} %" if h.val_acc else ""
+        print(f"epoch {h.epochs}/{config.epochs}  train loss {h.train_loss[-1]:.4f}{val}  {h.seconds[-1]:.1f} s",
+              file=sys.stderr if args.json else sys.stdout, flush=True)
 
     start = time.perf_counter()
-    data = load_mnist(args.data_dir, normalize=recipe.normalize, val_size=args.val_size,
-                      train_subset=args.train_subset, seed=config.seed)
-
-    def report(history):
-        e = history.epochs
-        val = (f"  val loss {history.val_loss[-1]:.4f}  val acc {100 * history.val_acc[-1]:.2f} %"
-               if history.val_acc else "")
-        print(f"epoch {e}/{config.epochs}  train loss {history.train_loss[-1]:.4f}{val}  "
-              f"{history.seconds[-1]:.1f} s", file=log, flush=True)
-
+    mnist = data.load_mnist(args.data_dir, normalize=recipe.normalize, val_size=args.val_size,
+                            train_subset=args.train_subset, seed=config.seed)
     train_start = time.perf_counter()
-    model, history = fit(recipe.model, data, config, hparams=hparams, device=device, callback=report)
+    model, history = train.fit(recipe.model, mnist, config, hparams=hparams, device=device, callback=report)
     train_seconds = time.perf_counter() - train_start
-    test = evaluate(model, data.test)
+    test = evaluate(model, mnist.test)
+    metrics = {"test_accuracy": test.accuracy, "test_loss": test.loss}
     out_dir = Path(args.out_dir or Path("runs") / args.model)
     figure = Path(args.figure or out_dir / "results.png")
-    full_path, state_path = save_model(model, out_dir, normalize=recipe.normalize,
-                                       metrics={"test_accuracy": test.accuracy, "test_loss": test.loss})
-    plot_history(history, path=figure, title=f"{args.model}: test accuracy {100 * test.accuracy:.2f} %")
-    summary = {
-        "model": args.model, "test_accuracy": test.accuracy, "test_loss": test.loss,
-        "train_seconds": train_seconds, "total_seconds": time.perf_counter() - start,
-        "device": str(device), "config": vars(config), "hparams": hparams,
-        "history": history.to_dict(), "files": [str(full_path), str(state_path), str(figure)],
-    }
-    if args.json:
-        print(json.dumps(summary, default=list))
-    else:
-        print(f"test accuracy {100 * test.accuracy:.2f} % (loss {test.loss:.4f}) after {history.epochs} epochs, "
-              f"{train_seconds:.1f} s training on {device}")
-        print(f"saved {full_path}, {state_path} and {figure}")
-    return 0
+    files = [*persistence.save_model(model, out_dir, normalize=recipe.normalize, metrics=metrics), figure]
+    plots.plot_history(history, path=figure, title=f"{args.model}: test accuracy {100 * test.accuracy:.2f} %")
+    summary = {"model": args.model, **metrics, "train_seconds": train_seconds,
+               "total_seconds": time.perf_counter() - start, "device": str(device), "config": vars(config),
+               "hparams": hparams, "history": history.to_dict(), "files": list(map(str, files))}
+    return summary, (f"test accuracy {100 * test.accuracy:.2f} % (loss {test.loss:.4f}) after {history.epochs} "
+                     f"epochs, {train_seconds:.1f} s training on {device}\nsaved {files[0]}, {files[1]} and {figure}")
 
 
-def _evaluate(args) -> int:
-    from .data import load_mnist
-    from .evaluate import evaluate
-    from .persistence import load_checkpoint
-
-    checkpoint = load_checkpoint(args.checkpoint)
-    data = load_mnist(args.data_dir, normalize=checkpoint.normalize, val_size=0)
-    result = evaluate(checkpoint.model, data.test)
-    if args.json:
-        print(json.dumps({"checkpoint": args.checkpoint, "model": checkpoint.arch, "test_accuracy": result.accuracy,
-                          "test_loss": result.loss, "count": result.count}))
-    else:
-        print(f"{checkpoint.arch}: test accuracy {100 * result.accuracy:.2f} % "
-              f"(loss {result.loss:.4f}, {result.count} images)")
-    return 0
+def _evaluate(args) -> tuple[dict, str]:
+    saved = persistence.load_checkpoint(args.checkpoint)
+    test = evaluate(saved.model, data.load_mnist(args.data_dir, normalize=saved.normalize, val_size=0).test)
+    return ({"checkpoint": args.checkpoint, "model": saved.arch, "test_accuracy": test.accuracy,
+             "test_loss": test.loss, "count": test.count},
+            f"{saved.arch}: test accuracy {100 * test.accuracy:.2f} % (loss {test.loss:.4f}, {test.count} images)")
 
 
-def _predict(args) -> int:
-    import torch
-
-    from .data import normalize_images
-    from .evaluate import predict
-    from .images import load_digit_image
-    from .persistence import load_checkpoint
-
-    checkpoint = load_checkpoint(args.checkpoint)
-    images = torch.stack([load_digit_image(p) for p in args.images])  # all files checked before predicting
-    digits, probs = predict(checkpoint.model, normalize_images(images, checkpoint.normalize))
-    rows = [{"image": p, "digit": int(d), "probability": float(probs[i, d])}
-            for i, (p, d) in enumerate(zip(args.images, digits))]
-    if args.json:
-        print(json.dumps({"checkpoint": args.checkpoint, "predictions": rows}))
-    else:
-        for row in rows:
-            print(f"{row['image']}: {row['digit']} ({100 * row['probability']:.1f} %)")
-    return 0
+def _predict(args) -> tuple[dict, str]:
+    saved = persistence.load_checkpoint(args.checkpoint)
+    pixels = torch.stack([images.load_digit_image(p) for p in args.images])  # all files checked before predicting
+    digits, probs = predict(saved.model, data.normalize_images(pixels, saved.normalize))
+    rows = [{"image": p, "digit": int(d), "probability": float(ps[d])} for p, d, ps in zip(args.images, digits, probs)]
+    return ({"checkpoint": args.checkpoint, "predictions": rows},
+            "\n".join(f"{row['image']}: {row['digit']} ({100 * row['probability']:.1f} %)" for row in rows))
 
 
 def main(argv=None) -> int:
-    from .persistence import UntrustedCheckpointError  # noqa: F401  (a ValueError, listed for readers)
-    from .config import TrainingDiverged
-
     try:
         args = build_parser().parse_args(argv)
-        return {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command](args)
-    except (UsageError, ValueError, TypeError, OSError, TrainingDiverged) as exc:
+        summary, text = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command](args)
+        print(json.dumps(summary, default=list) if args.json else text)
+        return 0
+    except (ValueError, TypeError, OSError, TrainingDiverged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,8 +3,16 @@ import pickle
 import pytest
 import torch
 
-from mnist_utils import (FULL_FILE, STATE_FILE, UntrustedCheckpointError, build_model, load_checkpoint,
-                         load_full_model, load_model, save_model)
+from mnist_utils import (
+    FULL_FILE,
+    STATE_FILE,
+    UntrustedCheckpointError,
+    build_model,
+    load_checkpoint,
+    load_full_model,
+    load_model,
+    save_model,
+)
 from mnist_utils.persistence import CARD_FILE
 
 
@@ -74,6 +82,8 @@ def test_whole_model_pickle_needs_trusted(tmp_path):
         load_full_model(full)
     with pytest.raises(UntrustedCheckpointError, match="could run code"):
         load_model(full)
+    with pytest.raises(FileNotFoundError, match="does not exist"):  # a missing file is missing, not refused
+        load_full_model(tmp_path / "no_such_model.pth")
 
 
 @pytest.mark.parametrize("writer", ["torch.save", "plain pickle"])
