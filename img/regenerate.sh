@@ -8,7 +8,7 @@ out=runs/readme_figures
 mkdir -p "$out"
 for nb in notebooks/0[1-5]_*.ipynb; do
   echo "== $nb"
-  MNIST_QUICK= papermill "$nb" "$out/$(basename "$nb")" -p FIGURE_DIR "$PWD/img" --cwd notebooks --no-progress-bar
+  papermill "$nb" "$out/$(basename "$nb")" -p FIGURE_DIR "$PWD/img" --cwd notebooks --no-progress-bar
 done
 python -m pytest -q -m browser tests/test_browser.py && cp tests/output/panel.png img/panel.png
 git status --short img/

@@ -1,12 +1,11 @@
 """Small helpers that let the course notebooks run the same from any folder and under any runner.
 
-JupyterLab and nbval start the kernel in ``notebooks/``; papermill starts it wherever papermill was
+JupyterLab and nbval start the kernel in the notebook's folder; papermill starts it wherever papermill was
 launched (usually the project root). The folders the notebooks write to (``runs/notebooks/`` by default,
 ignored by git) are resolved here so both work.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +42,7 @@ def check_flag(name: str, value) -> bool:
 
 @dataclass
 class FigureSaver:
-    """Where a notebook's figures go: ``folder``, or nowhere when saving is off (quick mode, CI)."""
+    """Where a notebook's figures go: ``folder``, or nowhere when saving is off (``SAVE_FIGURES = False``)."""
 
     folder: Path | None
     names: list[str] = field(default_factory=list)  # the figures handed a path so far
@@ -76,10 +75,3 @@ def epoch_printer(label: str = ""):
         print(prefix + " | ".join(parts), flush=True)
 
     return show
-
-
-def print_summary(notebook: str, **values) -> dict:
-    """Print the notebook's results as one JSON line (tests and the README table read it)."""
-    summary = {"notebook": notebook, **values}
-    print(json.dumps(summary, default=str))
-    return summary

@@ -1,8 +1,9 @@
 """The training panel in real JupyterLab, driven in headless Debian Chromium through Playwright.
 
 Needs ``/usr/bin/chromium`` (``apt-get install -y chromium``; never ``playwright install``). Run alone with
-``pytest -m browser``. The test starts its own ``jupyter lab`` on a copy of notebooks/02_mlp.ipynb in a
-temporary folder (the committed notebook is never opened for writing) and stops it afterwards.
+``pytest -m browser``. The test starts its own ``jupyter lab`` on a quick copy of notebooks/02_mlp.ipynb (the
+test harness's parameters, see notebook_harness.py) in a temporary folder (the committed notebook is never opened
+for writing) and stops it afterwards.
 
 To see it fail when widgets cannot render: ``MNIST_BROWSER_WIDGETS_OFF=1 pytest -m browser`` disables the
 widget manager extension in the server's temporary config.
@@ -11,13 +12,12 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
 from lab_server import jupyter_lab
+from notebook_harness import prepare
+from playwright.sync_api import expect, sync_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -59,8 +59,8 @@ def lab(tmp_path, data_dir):
     assert NOTEBOOK.is_file(), f"{NOTEBOOK} is missing"
     root = tmp_path / "root"
     root.mkdir()
-    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
-    env = {"MNIST_QUICK": "1", "MNIST_DATA_DIR": str(data_dir)}
+    prepare("02_mlp", root / NOTEBOOK.name, checks=False)  # one quick epoch; figures off
+    env = {"MNIST_DATA_DIR": str(data_dir)}
     with jupyter_lab(tmp_path / "jupyter", root, env, disable_widget_manager=WIDGETS_OFF) as server:
         yield server
 
@@ -82,7 +82,7 @@ def run_all_cells(page) -> None:
     page.evaluate(START_RUN_ALL)
     page.wait_for_function("() => window.mnistRunAll !== 'running'", timeout=RUN_ALL_MS, polling=500)
     errors = page.evaluate(CELL_ERRORS)
-    assert not errors, f"cells failed in quick mode: {errors}"
+    assert not errors, f"cells of the quick copy failed: {errors}"
     assert page.evaluate("() => window.mnistRunAll") == "done"
 
 

@@ -1,0 +1,149 @@
+"""Quick, checked copies of the course notebooks, for nbval to execute: each notebook runs once per test session.
+
+The notebooks in notebooks/ hold plain parameters at the learner's defaults. For the tests, :func:`prepare_all`
+writes a copy of each into ``tests/output/notebooks/`` (ignored by git) with papermill's ``prepare_only=True``:
+papermill injects a cell with :data:`QUICK_PARAMETERS` right after the notebook's ``parameters`` cell and executes
+nothing. The harness then appends a cell of checks: what the notebook must produce at those settings (the
+parameters were used, accuracies in a plausible range, the expected figures and files written into the temporary
+folders it passed). The root ``conftest.py`` calls :func:`prepare_all` when a test session starts, and nbval
+(``--nbval-lax`` in pyproject.toml) executes the copies, cell by cell, in a kernel started in that folder.
+``python -m pytest tests/output/notebooks`` runs only the notebooks.
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = ROOT / "notebooks"
+COPY_DIR = ROOT / "tests" / "output" / "notebooks"  # git-ignored (tests/output/)
+NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading"]
+
+# Small enough that the five notebooks run in about a minute on a 2-core CPU, large enough to learn something.
+QUICK_PARAMETERS = {
+    "01_exploration": {},  # no training: it runs as a learner runs it
+    "02_mlp": {"EPOCHS": 1, "TRAIN_SUBSET": 2000, "COMPARE_EPOCHS": 1, "COMPARE_SUBSET": 1000},
+    "03_cnn": {"EPOCHS": 1, "TRAIN_SUBSET": 2000},
+    "04_grid_search": {"EPOCHS": 1, "TRAIN_SUBSET": 500, "VAL_SIZE": 1000},
+    "05_saving_and_loading": {"EPOCHS": 1, "TRAIN_SUBSET": 2000},
+}
+
+# Appended to every copy, before the notebook's own checks. `files` is the temporary folder the harness passed.
+COMMON_CHECKS = '''\
+# Harness checks, appended by tests/notebook_harness.py to the quick copy; not part of the lesson.
+from pathlib import Path
+
+files = Path(FIGURE_DIR).parent
+assert figures.folder == Path(FIGURE_DIR).resolve(), f"figures went to {figures.folder}, not FIGURE_DIR"
+written = {p.name for p in Path(FIGURE_DIR).glob("*.png") if p.stat().st_size > 5000}
+'''
+
+CHECKS = {
+    "01_exploration": '''\
+assert (len(data.train_y), len(data.val_y), len(data.test_y)) == (55_000, 5_000, 10_000)
+assert abs(scaled.mean().item() - 0.1307) < 1e-4 and abs(scaled.std().item() - 0.3081) < 1e-4
+assert 0.78 < nearest_mean_accuracy < 0.86, nearest_mean_accuracy
+expected = {"samples.png", "class_balance.png", "pixel_histogram.png", "mean_digits.png"}
+assert set(figures.names) == expected == written, (figures.names, written)
+''',
+    "02_mlp": '''\
+assert len(data.train_y) == 2000 and history.epochs == 1, "the parameters were not used"
+assert 0.6 < test.accuracy < 0.95, test  # one epoch on 2,000 images: learned, but far from 98 %
+assert count_parameters(model) == 235_146
+assert len(small.train_y) == 1000 and compare_config.epochs == 1 and len(comparison) == 6
+assert written == {"mlp_history.png"}, written
+''',
+    "03_cnn": '''\
+assert len(data.train_y) == 2000 and history.epochs == 1, "the parameters were not used"
+assert 0.7 < test.accuracy < 0.97, test
+assert 0.5 < mlp_test.accuracy < test.accuracy, (mlp_test, test)
+assert int((digits != data.test_y).sum()) == round((1 - test.accuracy) * 10_000)
+assert list(recipes) == ["cnn (section 3)", "fast"] and 0.5 < recipes["fast"][3].accuracy <= 1
+assert written == {"results.png", "confusion_matrix.png", "misclassified.png", "feature_maps.png"}, written
+''',
+    "04_grid_search": '''\
+import json
+
+assert RESULTS_FILE == files / "grid_search.jsonl"
+assert len(data.train_y) == 500 and len(data.val_y) == 1000, "the parameters were not used"
+assert len(results) == 8 and int((~results["resumed"]).sum()) == 8 and trained_on_rerun == 0
+assert best_params["optimizer"] in ("adam", "sgd") and best_params["lr"] in (1e-3, 1e-4), best_params
+assert 0.2 < float(best["val_acc"]) <= 1
+records = [json.loads(line) for line in RESULTS_FILE.read_text().splitlines()]
+assert len(records) == 8 + 2  # the grid, then the best setting with two more seeds (the first is resumed)
+assert {r["settings"]["data"]["train"] for r in records} == {500}
+assert {r["settings"]["config"]["epochs"] for r in records} == {1}
+assert written == {"grid_search.png"}, written
+''',
+    "05_saving_and_loading": '''\
+assert len(data.train_y) == 2000 and history.epochs == 1, "the parameters were not used"
+assert 0.7 < test.accuracy < 0.97, test
+assert identical_predictions is True
+assert output == (files / "output").resolve() and model_dir == output / "models"
+assert sorted(p.name for p in model_dir.iterdir()) == ["mnist_model.json", "mnist_model_full.pth",
+                                                      "mnist_model_state.pth"]
+assert len(list(digit_dir.glob("*.png"))) == len(paths) == 8
+right = sum(t == p for t, p in zip(true_digits, file_digits.tolist()))
+assert right >= 5, (true_digits, file_digits.tolist())
+assert written == {"file_predictions.png"}, written
+''',
+}
+
+
+def quick_parameters(name: str, files: Path | None = None) -> dict:
+    """The parameters of ``name``'s quick copy. With ``files``, everything the notebook writes goes there
+    (figures on); without, figures are off and other files go to the notebook's defaults under runs/."""
+    parameters = dict(QUICK_PARAMETERS[name])
+    if files is None:
+        parameters["SAVE_FIGURES"] = False
+        return parameters
+    parameters.update(SAVE_FIGURES=True, FIGURE_DIR=str(files / "figures"))
+    if name == "04_grid_search":
+        parameters["RESULTS_FILE"] = str(files / "grid_search.jsonl")
+    if name == "05_saving_and_loading":
+        parameters["OUTPUT_DIR"] = str(files / "output")
+    return parameters
+
+
+def prepare(name: str, target: Path, files: Path | None = None, *, checks: bool = True) -> Path:
+    """Write the quick copy of notebooks/<name>.ipynb to ``target``, executing nothing; with ``checks`` (which
+    needs ``files``) append the harness's checks as the last cell."""
+    import nbformat
+    import papermill
+
+    if checks and files is None:
+        raise ValueError("the checks look at the files the notebook writes: pass files=<a folder>")
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if files is not None:
+        files.mkdir(parents=True, exist_ok=True)
+    papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(target), prepare_only=True,
+                               parameters=quick_parameters(name, files), kernel_name="python3",
+                               progress_bar=False, log_output=False)
+    if checks:
+        nb = nbformat.read(target, as_version=4)
+        nb.cells.append(nbformat.v4.new_markdown_cell(
+            "## Harness checks\n\nAppended by `tests/notebook_harness.py` to this quick copy; not part of the lesson."))
+        nb.cells.append(nbformat.v4.new_code_cell(COMMON_CHECKS + "\n" + CHECKS[name], metadata={"tags": ["harness"]}))
+        nbformat.write(nb, target)
+    return target
+
+
+def prepare_all(files: Path, folder: Path = COPY_DIR) -> list[Path]:
+    """Replace ``folder``'s notebooks with fresh quick, checked copies of all five; ``files`` gets one
+    subfolder per notebook for what it writes."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    return [prepare(name, folder / f"{name}.ipynb", Path(files) / name) for name in NOTEBOOKS]
+
+
+def data_problem() -> str | None:
+    """None when MNIST is there (or was just downloaded), else the resolver's one-line message naming the fix."""
+    from mnist_utils.data import MnistDataError, ensure_mnist
+
+    try:
+        ensure_mnist()
+    except MnistDataError as exc:
+        return str(exc)
+    return None
+
