@@ -6,10 +6,9 @@ from mnist_utils.atomic import atomic_path, write_text
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
     target = tmp_path / "results.jsonl"
     write_text(target, "old\n")
-    with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
-            tmp.write_text("half of the new cont")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_text("half of the new cont")
+        raise RuntimeError("interrupted")
     assert target.read_text() == "old\n"
     assert [p.name for p in tmp_path.iterdir()] == ["results.jsonl"]
 

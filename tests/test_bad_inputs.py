@@ -10,8 +10,18 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_utils import (MnistDataError, TrainConfig, UntrustedCheckpointError, build_model, fit, load_digit_image,
-                         load_mnist, load_model, save_model, select_device)
+from mnist_utils import (
+    MnistDataError,
+    TrainConfig,
+    UntrustedCheckpointError,
+    build_model,
+    fit,
+    load_digit_image,
+    load_mnist,
+    load_model,
+    save_model,
+    select_device,
+)
 from mnist_utils.data import MNIST_FILES, ensure_mnist
 
 
