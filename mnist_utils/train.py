@@ -114,14 +114,15 @@ def train_one_epoch(model, batches, optimizer, loss_fn, *, scheduler=None, augme
         optimizer.zero_grad()
         with autocast():
             loss = loss_fn(model(x), y)
-        if not math.isfinite(loss.item()):
-            raise FloatingPointError(loss.item())
+        value = loss.item()  # one read (a device sync on a GPU) serves the check, the total and the hook
+        if not math.isfinite(value):
+            raise FloatingPointError(value)
         loss.backward()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        total, count = total + loss.item() * len(y), count + len(y)
-        if on_batch is not None and on_batch(loss.item()):
+        total, count = total + value * len(y), count + len(y)
+        if on_batch is not None and on_batch(value):
             return total / count, True
     return total / max(count, 1), False
 
