@@ -12,6 +12,7 @@ from .validation import check_bool, check_choice, check_float, check_int
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle")
+UNIT = {"at_least": 0, "below": 1}  # [0, 1): momentum, betas, label smoothing
 
 
 @dataclass
@@ -33,29 +34,24 @@ class TrainConfig:
     threads: int | None = None  # CPU threads for this run (None: torch's default)
     seed: int = 0  # fixes the initial weights, the batch order and the augmentation
 
-    def __post_init__(self):
-        self.epochs = check_int("epochs", self.epochs, minimum=1, example=10)
-        self.batch_size = check_int("batch_size", self.batch_size, minimum=1, example=64)
-        self.lr = check_float("lr", self.lr, above=0.0, at_most=10.0, example=1e-3)
+    def __post_init__(self):  # each field checked once, here, whoever made the config
+        for name, low, high, example in (("epochs", 1, None, 10), ("batch_size", 1, None, 64), ("augment", 0, 8, 2),
+                                         ("seed", 0, None, 0), ("threads", 1, None, 2)):
+            if getattr(self, name) is not None or name != "threads":  # threads=None: torch's own default
+                setattr(self, name, check_int(name, getattr(self, name), minimum=low, maximum=high, example=example))
+        for name, example, bounds in (("lr", 1e-3, {"above": 0, "at_most": 10}), ("momentum", 0.9, UNIT),
+                                      ("weight_decay", 0.0, {"at_least": 0}), ("label_smoothing", 0.1, UNIT),
+                                      ("pct_start", 0.3, {"above": 0, "below": 1})):
+            setattr(self, name, check_float(name, getattr(self, name), example=example, **bounds))
         self.optimizer = check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
         if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
             raise TypeError(f"betas must be two numbers in [0, 1) such as (0.9, 0.999), got {self.betas!r}")
-        self.betas = tuple(check_float(f"betas[{i}]", b, at_least=0.0, below=1.0, example=0.9)
-                           for i, b in enumerate(self.betas))
-        self.momentum = check_float("momentum", self.momentum, at_least=0.0, below=1.0, example=0.9)
+        self.betas = tuple(check_float(f"betas[{i}]", b, example=0.9, **UNIT) for i, b in enumerate(self.betas))
         for name in ("nesterov", "cycle_momentum", "bf16"):
             check_bool(name, getattr(self, name))
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; drop nesterov or use SGD")
-        self.weight_decay = check_float("weight_decay", self.weight_decay, at_least=0.0, example=0.0)
-        self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
-        self.pct_start = check_float("pct_start", self.pct_start, above=0.0, below=1.0, example=0.3)
-        self.label_smoothing = check_float("label_smoothing", self.label_smoothing, at_least=0.0, below=1.0,
-                                           example=0.1)
-        self.augment = check_int("augment", self.augment, minimum=0, maximum=8, example=2)
-        if self.threads is not None:
-            self.threads = check_int("threads", self.threads, minimum=1, example=2)
-        self.seed = check_int("seed", self.seed, minimum=0, example=0)
 
     def replace(self, **changes) -> TrainConfig:
         """A copy with ``changes`` applied (and checked); an unknown name is an error, not ignored."""
@@ -82,6 +78,14 @@ class History:
     @property
     def epochs(self) -> int:
         return len(self.train_loss)
+
+    def record(self, train_loss: float, val, seconds: float) -> None:
+        """Add one epoch: its mean training loss, its validation ``EvalResult`` (or None) and its duration."""
+        self.train_loss.append(train_loss)
+        if val is not None:
+            self.val_loss.append(val.loss)
+            self.val_acc.append(val.accuracy)
+        self.seconds.append(seconds)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -53,12 +53,6 @@ def _missing(raw: Path) -> list[str]:
     return [name for name in MNIST_FILES if not (raw / name).is_file()]
 
 
-def _not_found(root: Path, detail: str) -> MnistDataError:
-    return MnistDataError(f"MNIST not found under {str(root)!r} and the download failed ({detail}). Put the four "
-                          f"files {', '.join(MNIST_FILES)} in {str(root / 'MNIST' / 'raw')!r}, or set MNIST_DATA_DIR "
-                          "(or pass data_dir / --data-dir) to a folder that holds MNIST/raw/.")
-
-
 def ensure_mnist(data_dir=None) -> Path:
     """Return the raw folder, downloading MNIST with torchvision first if files are missing."""
     root = resolve_data_dir(data_dir)
@@ -71,38 +65,30 @@ def ensure_mnist(data_dir=None) -> Path:
 
         for train in (True, False):
             datasets.MNIST(root=str(root), train=train, download=True)
+        detail = f"still missing {', '.join(_missing(raw))}" if _missing(raw) else ""
     except Exception as exc:  # noqa: BLE001 (urllib, HTTP and checksum errors all mean the same to the user)
+        detail = f"{type(exc).__name__}: {(str(exc) or 'no details').splitlines()[0]}"
         for folder in created:  # leave no empty MNIST/raw behind to puzzle the user
-            try:
+            if folder.is_dir() and not any(folder.iterdir()):
                 folder.rmdir()
-            except OSError:  # not empty (a partial download) or already gone
-                pass
-        detail = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no details'}"
-        raise _not_found(root, detail) from None
-    if _missing(raw):
-        raise _not_found(root, f"still missing {', '.join(_missing(raw))}")
+    if detail:
+        raise MnistDataError(f"MNIST not found under {str(root)!r} and the download failed ({detail}). Put the four "
+                             f"files {', '.join(MNIST_FILES)} in {str(raw)!r}, or set MNIST_DATA_DIR (or pass "
+                             "data_dir / --data-dir) to a folder that holds MNIST/raw/.")
     return raw
 
 
-def read_idx(path: Path, expected_count: int) -> torch.Tensor:
-    """Read an uncompressed IDX file (uint8 images or labels) with header and size checks."""
-    data = Path(path).read_bytes()
-    fix = f"delete {str(path)!r} and download MNIST again"
-    if len(data) < 8 or data[0] != 0 or data[1] != 0 or data[2] != 0x08 or data[3] not in (1, 3):
-        raise MnistDataError(f"{str(path)!r} is not an MNIST IDX file (bad header); {fix}")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise MnistDataError(f"{str(path)!r} is truncated: header cut short; {fix}")
-    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
-    expected_shape = (expected_count, 28, 28) if ndim == 3 else (expected_count,)
-    if shape != expected_shape:
-        raise MnistDataError(f"{str(path)!r} holds shape {shape}, expected {expected_shape}; {fix}")
-    size = header + int(np.prod(shape))
-    if len(data) != size:
-        raise MnistDataError(f"{str(path)!r} is truncated or padded: {len(data)} bytes, expected {size}; {fix}")
-    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
-    if ndim == 1 and array.max() > 9:
+def read_idx(path: Path, shape: tuple[int, ...]) -> torch.Tensor:
+    """Read an uncompressed IDX file of uint8 images or labels, checking its header, its size and the labels."""
+    data, fix = Path(path).read_bytes(), f"delete {str(path)!r} and download MNIST again"
+    header = bytes([0, 0, 8, len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
+    if not data.startswith(header):
+        raise MnistDataError(f"{str(path)!r} is not the MNIST IDX file expected (bad header); {fix}")
+    if len(data) != len(header) + math.prod(shape):
+        raise MnistDataError(f"{str(path)!r} is truncated or padded: {len(data)} bytes, expected "
+                             f"{len(header) + math.prod(shape)}; {fix}")
+    array = np.frombuffer(data, dtype=np.uint8, offset=len(header)).reshape(shape)
+    if len(shape) == 1 and array.max() > 9:
         raise MnistDataError(f"{str(path)!r} holds labels above 9, so it is corrupt; {fix}")
     return torch.from_numpy(array.copy())
 
@@ -111,9 +97,8 @@ def load_raw(data_dir=None, train: bool = True) -> tuple[torch.Tensor, torch.Ten
     """uint8 images [N, 28, 28] and int64 labels [N] of the training or test set."""
     raw = ensure_mnist(data_dir)
     prefix, count = ("train", TRAIN_SIZE) if train else ("t10k", TEST_SIZE)
-    images = read_idx(raw / f"{prefix}-images-idx3-ubyte", count)
-    labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte", count).long()
-    return images, labels
+    return read_idx(raw / f"{prefix}-images-idx3-ubyte", (count, 28, 28)), \
+        read_idx(raw / f"{prefix}-labels-idx1-ubyte", (count,)).long()
 
 
 def normalize_images(x: torch.Tensor, normalize: str = "mnist") -> torch.Tensor:
@@ -162,8 +147,7 @@ class MnistData:
         return self.test_x, self.test_y
 
     def to(self, device) -> MnistData:
-        moved = {k: getattr(self, k).to(device) for k in ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")}
-        return MnistData(**moved, normalize=self.normalize)
+        return MnistData(*(t.to(device) for t in (*self.train, *self.val, *self.test)), self.normalize)
 
     def __repr__(self) -> str:
         return (f"MnistData(train={len(self.train_y)}, val={len(self.val_y)}, test={len(self.test_y)}, "

@@ -1,6 +1,6 @@
-"""The training loop: ``train_one_epoch`` is the canonical PyTorch loop, ``fit`` runs it for some epochs with
-an optimizer and schedule from ``torch.optim`` and records a ``History``. Notebook 02 builds the same loop
-in the open; a test proves the two give identical weights.
+"""The training loop: ``train_one_epoch`` is the canonical PyTorch loop; ``fit`` runs it for some epochs with an
+optimizer and schedule from ``torch.optim`` and records a ``History``. Notebook 02 builds the same loop in the
+open, and a test proves the two give identical weights.
 """
 from __future__ import annotations
 
@@ -48,23 +48,18 @@ def seed_everything(seed: int) -> None:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes in bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX-512 BF16
-    or AMX (read from the CPU's flags on Linux). Elsewhere bfloat16 is emulated and slower than float32."""
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX-512 BF16 or
+    AMX (its Linux flags). Elsewhere bfloat16 is emulated, slower than float32."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    if device.type != "cpu":
-        return False
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
+    cpuinfo = Path("/proc/cpuinfo")
+    flags = cpuinfo.read_text() if device.type == "cpu" and cpuinfo.is_file() else ""
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def speed_setup(model: nn.Module, device: torch.device, bf16: bool):
-    """``TrainConfig.bf16``, applied here and only here: where the device runs bfloat16 natively, return the
-    model in channels_last memory layout and a bfloat16 autocast context for its forward pass; elsewhere,
-    silently, the model as it is and a context that does nothing (plain float32)."""
+    """``TrainConfig.bf16``, applied here only: where bfloat16 is native, the model in channels_last layout and a
+    bfloat16 autocast for its forward pass; elsewhere, silently, the model as it is and plain float32."""
     if not (bf16 and native_bf16(device)):
         return model, nullcontext
     return model.to(memory_format=torch.channels_last), partial(torch.autocast, device.type, dtype=torch.bfloat16)
@@ -72,10 +67,9 @@ def speed_setup(model: nn.Module, device: torch.device, bf16: bool):
 
 @contextmanager
 def cpu_threads(threads: int | None):
-    """Run with ``threads`` CPU threads (None: as they are), restoring the previous count afterwards."""
+    """Run with ``threads`` CPU threads (None: as they are), then restore the previous count."""
     before = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
+    torch.set_num_threads(threads or before)
     try:
         yield
     finally:
@@ -90,8 +84,8 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
-    """The per-batch learning-rate schedule, or None for a constant rate. OneCycleLR cycles Adam's beta1 or SGD's
-    momentum too by default; ``cycle_momentum=False`` (ours) keeps them at the values the config sets."""
+    """The per-batch learning-rate schedule, or None for a constant rate. OneCycleLR would also cycle Adam's beta1
+    or SGD's momentum by default; ``cycle_momentum=False`` keeps them at the values the config sets."""
     if config.schedule == "constant":
         return None
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
@@ -100,10 +94,8 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
 
 def train_one_epoch(model, batches, optimizer, loss_fn, *, scheduler=None, augment=None, autocast=nullcontext,
                     on_batch=None) -> tuple[float, bool]:
-    """One pass over ``batches``. Returns (mean training loss, whether ``on_batch(loss)`` returned True to stop).
-
-    Raises ``FloatingPointError`` as soon as a batch loss is NaN or infinite, before it reaches the weights.
-    """
+    """One pass over ``batches``: (mean training loss, whether ``on_batch(loss)`` returned True to stop).
+    A NaN or infinite batch loss raises ``FloatingPointError`` before it reaches the weights."""
     model.train()
     device = next(model.parameters()).device
     total, count = 0.0, 0
@@ -137,7 +129,10 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
     device = select_device(device)
     train_batches, val_data = split_batches(data, config, device)
     seed_everything(config.seed)  # before building the model: the seed fixes its initial weights too
-    model, autocast = speed_setup(build(model, hparams).to(device), device, config.bf16)
+    if hparams and not isinstance(model, str):
+        raise TypeError("hparams only apply when model is given by name, e.g. fit('mlp', data, hparams={...})")
+    model = build_model(model, **(hparams or {})) if isinstance(model, str) else model
+    model, autocast = speed_setup(model.to(device), device, config.bf16)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
@@ -164,7 +159,7 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
             if stopped:
                 history.stopped_early = True
                 break
-            record_epoch(history, model, val_data, loss, time.perf_counter() - start)
+            history.record(loss, evaluate(model, val_data) if val_data else None, time.perf_counter() - start)
             if callback is not None and callback(history):
                 history.stopped_early = epoch < config.epochs
                 break
@@ -186,29 +181,11 @@ def split_batches(data, config: TrainConfig, device: torch.device):
         (data.val if len(data.val_y) else None)
 
 
-def build(model: nn.Module | str, hparams: dict | None) -> nn.Module:
-    if isinstance(model, str):
-        return build_model(model, **(hparams or {}))
-    if hparams:
-        raise TypeError("hparams only apply when model is given by name, e.g. fit('mlp', data, hparams={...})")
-    return model
-
-
-def record_epoch(history: History, model: nn.Module, val_data, train_loss: float, seconds: float) -> None:
-    history.train_loss.append(train_loss)
-    if val_data is not None:
-        result = evaluate(model, val_data)
-        history.val_loss.append(result.loss)
-        history.val_acc.append(result.accuracy)
-    history.seconds.append(seconds)
-
-
 def progress_bar(total: int, show: bool | None):
     """A tqdm bar in a terminal or a JupyterLab kernel; none under papermill, nbval or CI (or ``show=False``)."""
     from tqdm.auto import tqdm
 
-    if show is None:
-        show = not (os.environ.get("CI") or os.environ.get("MNIST_NO_PROGRESS"))
-        # Jupyter Server sets JPY_SESSION_NAME for the kernels it starts; papermill and nbclient do not
-        show = show and ("JPY_SESSION_NAME" in os.environ if "ipykernel" in sys.modules else sys.stderr.isatty())
+    if show is None:  # Jupyter Server sets JPY_SESSION_NAME for its kernels; papermill and nbclient do not
+        interactive = "JPY_SESSION_NAME" in os.environ if "ipykernel" in sys.modules else sys.stderr.isatty()
+        show = interactive and not (os.environ.get("CI") or os.environ.get("MNIST_NO_PROGRESS"))
     return tqdm(total=total, disable=not show, unit="batch", leave=False)
