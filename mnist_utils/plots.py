@@ -10,24 +10,19 @@ from .atomic import atomic_path
 
 
 def _pyplot():
-    import matplotlib.pyplot as plt  # imported late: the CLI's train is the only command that draws
+    import matplotlib.pyplot as plt  # imported late: only the CLI's train draws, and the import takes a second
 
     return plt
 
 
-def save_figure(fig, path, dpi: int = 120) -> None:
-    """Save ``fig`` to ``path`` (format from the suffix) via a temporary file and rename."""
-    fmt = os.path.splitext(str(path))[1].lstrip(".") or "png"
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight")
-
-
 def _finish(fig, path=None, title: str | None = None):
+    """Title and lay out ``fig``; with ``path``, save it atomically (format from the suffix)."""
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
-        save_figure(fig, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=os.path.splitext(str(path))[1].lstrip(".") or "png", dpi=120, bbox_inches="tight")
     return fig
 
 

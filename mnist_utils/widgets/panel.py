@@ -11,6 +11,7 @@ import time
 import ipywidgets as w
 
 from .. import RECIPES, TrainingDiverged, build_model, evaluate, fit, load_mnist
+from ..validation import check_int
 from .views import error_html, plot_output, runs_table_html, summary_html
 
 VAL_SIZE = 5000  # held out of MNIST's 60,000 training images to watch the run
@@ -38,11 +39,8 @@ def check_settings(model: str, settings: dict):
         raise ValueError(f"lr must be between {LR_MIN:g} and {LR_MAX:g} (the slider's ends), got {config.lr:g}")
     given = {k: settings[k] for k in ("hidden", "dropout") if k in settings}
     mlp = build_model("mlp", **{**RECIPES["mlp"].hparams, **given}).hparams  # {"hidden": (256, 128), "dropout": 0.2}
-    subset = settings.get("train_subset", 10_000)  # a run takes seconds, not minutes; learners can raise it
-    if isinstance(subset, bool) or not isinstance(subset, int):
-        raise TypeError(f"train_subset must be a whole number, got {subset!r}; pass e.g. train_subset=10000")
-    if not 1 <= subset <= MAX_TRAIN_IMAGES:
-        raise ValueError(f"train_subset must be between 1 and {MAX_TRAIN_IMAGES}, got {subset}")
+    # 10,000 images by default: a run takes seconds, not minutes; learners can raise it
+    subset = check_int("train_subset", settings.get("train_subset", 10_000), maximum=MAX_TRAIN_IMAGES, example=10000)
     return config, mlp, subset
 
 
@@ -53,8 +51,7 @@ def knob(widget_class, name: str, description: str, width: str = "16em", **optio
 
 
 def size_choice(name: str, description: str, value: int):
-    """A dropdown of ``SIZES``, with ``value`` added in order if it is not one of them."""
-    return knob(w.Dropdown, name, description, options=sorted({*SIZES, value}), value=value)
+    return knob(w.Dropdown, name, description, options=sorted({*SIZES, value}), value=value)  # value always offered
 
 
 class TrainingPanel(w.VBox):
@@ -88,11 +85,10 @@ class TrainingPanel(w.VBox):
         self.dropout = knob(w.FloatSlider, "dropout", "Dropout", value=mlp["dropout"], min=0.0,
                             max=max(MAX_DROPOUT, mlp["dropout"]), step=0.05, **slider)
         self.mlp_box = w.HBox([w.VBox([self.hidden1, self.hidden2]), self.dropout]).add_class("mnist-panel-mlp-only")
-        self.train_button = w.Button(description="Train", icon="play", button_style="success")
+        self.train_button = w.Button(description="Train", icon="play", button_style="success").add_class(
+            "mnist-panel-train")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
-                                    tooltip="end the run after the current batch")
-        self.train_button.add_class("mnist-panel-train")
-        self.stop_button.add_class("mnist-panel-stop")
+                                    tooltip="end the run after the current batch").add_class("mnist-panel-stop")
         self.progress = w.IntProgress(max=1, layout=w.Layout(width="20em")).add_class("mnist-panel-progress")
         self.status = w.Label("Set the knobs, then click Train.").add_class("mnist-panel-status")
         self.error = w.HTML("").add_class("mnist-panel-error")

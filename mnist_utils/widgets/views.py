@@ -1,7 +1,7 @@
 """What the training panel shows, without ipywidgets: the curves as a PNG output, the summary, the runs table.
 
-The plot uses matplotlib's ``Figure`` directly, never pyplot: the panel draws from a background thread, and a
-pyplot figure made there would also be picked up by the inline backend and shown in whatever cell runs next.
+The plot uses matplotlib's ``Figure``, never pyplot: the panel draws from a background thread, and a pyplot
+figure made there would also be shown by the inline backend in whatever cell runs next.
 """
 import base64
 import html
@@ -13,12 +13,11 @@ from ..plots import draw_history
 
 
 def plot_output(history, title: str = "") -> dict:
-    """The curves as a Jupyter output to put in ``Output.outputs``: unlike ``with output:``, works from any thread."""
+    """The curves as a Jupyter output for ``Output.outputs``: unlike ``with output:``, works from any thread."""
     buffer = io.BytesIO()
     draw_history(Figure(figsize=(9, 3.2), dpi=90), history, title).savefig(buffer, format="png")
     png = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": png, "text/plain": "<training curves>"}}
+    return {"output_type": "display_data", "metadata": {}, "data": {"image/png": png, "text/plain": "<curves>"}}
 
 
 def percent(fraction) -> str:
@@ -29,8 +28,7 @@ def summary_html(run: dict) -> str:
     """One line about a finished run: its test accuracy and how long it took."""
     result = f"test accuracy <b>{percent(run['test_acc'])}</b> on {run['test_images']:,} test images"
     if run["test_acc"] is None:
-        why = "the loss became NaN" if run["ended"] == "diverged" else "not one full epoch trained"
-        result = f"no test accuracy ({why})"
+        result = f"no test accuracy ({'the loss became NaN' if run['ended'] == 'diverged' else 'not one full epoch'})"
     ended = {"stopped": " (stopped early)", "diverged": " (diverged)"}.get(run["ended"], "")
     return (f"<b>Run {run['run']}</b> ({run['model']}): {result}, after {run['epochs']} of "
             f"{run['epochs_asked']} epochs in {run['seconds']:.1f} s{ended}")
