@@ -14,7 +14,7 @@ from mnist_utils.augment import RandomDistort
 from mnist_utils.evaluate import UNSURE, fit_temperature
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from benchmarks import handwriting  # noqa: E402
+from benchmarks import handwriting
 
 
 def test_random_distort_moves_strokes_keeps_the_background_and_repeats_with_its_seed():
