@@ -187,6 +187,15 @@ def score(checkpoint, x: torch.Tensor, y: torch.Tensor) -> dict:
             "wrong": wrong, "mistakes": dict(sorted(mistakes.items(), key=lambda kv: -kv[1])), "probs": probs}
 
 
+def calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 15) -> float:
+    """Expected calibration error: the gap between confidence (top probability) and accuracy in equal-width
+    confidence bins, weighted by how many predictions fall in each."""
+    confidence, digits = probs.max(1)
+    which = (confidence * bins).long().clamp(max=bins - 1)
+    gaps = [(confidence[which == b].sum() - (digits == labels)[which == b].sum()).abs() for b in range(bins)]
+    return float(sum(gaps) / len(labels))
+
+
 def reliability(checkpoint, folder: Path, figure: Path, data_dir=None) -> list[str]:
     """Reliability diagrams of a saved model before and after its temperature, on MNIST's test set and the check
     set (the temperature was fitted on the validation split, neither of these); returns the ECE lines."""
@@ -196,7 +205,7 @@ def reliability(checkpoint, folder: Path, figure: Path, data_dir=None) -> list[s
     import matplotlib.pyplot as plt
 
     from mnist_utils.data import load_mnist, normalize_images
-    from mnist_utils.evaluate import UNSURE, calibration_error, predict_logits
+    from mnist_utils.evaluate import UNSURE, predict_logits
     from mnist_utils.persistence import load_checkpoint
 
     saved = load_checkpoint(checkpoint)
