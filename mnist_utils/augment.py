@@ -25,3 +25,25 @@ class RandomShift:
         theta[:, 0, 2], theta[:, 1, 2] = shift[:, 0] * (2.0 / w), shift[:, 1] * (2.0 / h)
         grid = F.affine_grid(theta.to(device=x.device, dtype=x.dtype), list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+class RandomDistort(RandomShift):
+    """Handwriting-like distortions (the ``robust`` recipe): a random shift, rotation, scale, aspect and slant in one
+    ``affine_grid``; then a quarter of the images get thicker strokes (max-pool), a quarter thinner (min-pool), a
+    quarter a blur; all a little noise. Pooling and blurring keep a uniform background, normalized or not."""
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        n, _, h, w = x.shape
+        u = torch.rand(n, 7, generator=self.generator) * 2 - 1  # uniform in [-1, 1]
+        angle, shear = u[:, 0] * torch.pi / 12, u[:, 3] * 0.3  # up to 15 degrees; slant up to 0.3
+        sx, sy = 1 + 0.15 * u[:, 1], 1 + 0.15 * u[:, 2]  # zoom out or in by up to 15 %, each axis
+        cos, sin = angle.cos(), angle.sin()
+        theta = torch.stack([sx * cos, sx * (shear * cos - sin), u[:, 4] * self.max_shift * 2 / w,
+                             sy * sin, sy * (shear * sin + cos), u[:, 5] * self.max_shift * 2 / h], 1).view(n, 2, 3)
+        grid = F.affine_grid(theta.to(device=x.device, dtype=x.dtype), list(x.shape), align_corners=False)
+        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        kind = ((u[:, 6] + 1) * 2).long().clamp(max=3).to(x.device).view(n, 1, 1, 1)  # 0..3, a quarter each
+        x = torch.where(kind == 0, F.max_pool2d(x, 3, 1, 1), x)  # thicker strokes
+        x = torch.where(kind == 1, -F.max_pool2d(-x, 2, 1, 1)[..., 1:, 1:], x)  # thinner strokes
+        x = torch.where(kind == 2, F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), 3, 1), x)  # blur
+        return x + 0.1 * x.std() * torch.randn(x.shape, generator=self.generator).to(device=x.device, dtype=x.dtype)

@@ -11,7 +11,7 @@ import torch
 
 from . import data, images, models, persistence, plots, recipes, train, validation
 from .config import TrainingDiverged
-from .evaluate import evaluate, predict  # the package's name `evaluate` is this function, not the module
+from .evaluate import UNSURE, evaluate, predict  # the package's name `evaluate` is this function, not the module
 
 
 def _value(text: str, casts=(int, float)):
@@ -30,7 +30,7 @@ DATA_DIR = ("--data-dir", ("folder holding MNIST/raw/ (default: $MNIST_DATA_DIR,
 JSON = ("--json", "print one JSON object", {"action": "store_true"})
 COMMANDS = {  # name: (what it does, its arguments as (flag, help, argparse settings), the examples ending its --help)
     "train": ("train a model, test it once, save it and its curves", [
-        ("--model", "recipe: mlp, cnn, fast or best (default: mlp)", {"default": "mlp"}),
+        ("--model", "recipe: mlp, cnn, fast, best or robust (default: mlp)", {"default": "mlp"}),
         ("--epochs", "passes over the training set (default: the recipe's)", {"type": _value}),
         ("--batch-size", "images per step (default: the recipe's)", {"type": _value}),
         ("--lr", "learning rate (default: the recipe's)", {"type": _value}),
@@ -51,9 +51,10 @@ COMMANDS = {  # name: (what it does, its arguments as (flag, help, argparse sett
         "--model cnn --set schedule=onecycle --set label_smoothing=0.1"]),
     "evaluate": ("test accuracy of a saved model on the 10,000 test images", [CHECKPOINT, DATA_DIR, JSON],
                  ["runs/cnn/mnist_model_state.pth", "runs/cnn --json"]),
-    "predict": ("read digits from image files with a saved model",
-                [CHECKPOINT, ("images", "PNG or JPEG files, one digit each", {"nargs": "+"}), JSON],
-                ["runs/cnn/mnist_model_state.pth digit.png", "runs/cnn scans/*.png --json"]),
+    "predict": (f"read digits from image files with a saved model; 'unsure' below {UNSURE:.0%} (calibrated)",
+                [("images", ("a saved model (folder or state file; default: runs/robust), then PNG or JPEG files, "
+                             "one digit each"), {"nargs": "+", "metavar": "[CHECKPOINT] IMAGE"}), JSON],
+                ["digit.png", "runs/cnn/mnist_model_state.pth digit.png", "runs/cnn scans/*.png --json"]),
 }
 
 
@@ -137,12 +138,24 @@ def _evaluate(args) -> tuple[dict, str]:
 
 
 def _predict(args) -> tuple[dict, str]:
+    first = Path(args.images[0])
+    model_given = first.is_dir() or first.suffix == ".pth"
+    args.checkpoint, paths = (str(first), args.images[1:]) if model_given else ("runs/robust", args.images)
+    if not (model_given or Path(args.checkpoint).is_dir()):
+        raise ValueError("no model given and runs/robust holds none: train it with `python -m mnist_utils train "
+                         "--model robust`, or name a saved model before the images")
+    if not paths:
+        raise ValueError(f"no image given after the model {args.checkpoint!r}; pass one or more PNG or JPEG files")
     saved = persistence.load_checkpoint(args.checkpoint)
-    pixels = torch.stack([images.load_digit_image(p) for p in args.images])  # all files checked before predicting
-    digits, probs = predict(saved.model, data.normalize_images(pixels, saved.normalize))
-    rows = [{"image": p, "digit": int(d), "probability": float(ps[d])} for p, d, ps in zip(args.images, digits, probs)]
-    return ({"checkpoint": args.checkpoint, "predictions": rows},
-            "\n".join(f"{row['image']}: {row['digit']} ({100 * row['probability']:.1f} %)" for row in rows))
+    pixels = torch.stack([images.load_digit_image(p) for p in paths])  # all files checked before predicting
+    _, probs = predict(saved.model, data.normalize_images(pixels, saved.normalize),
+                       temperature=saved.metrics.get("temperature", 1.0))
+    rows = [{"image": p, "digit": int(ds[0]), "probability": float(ps[0]), "unsure": float(ps[0]) < UNSURE,
+             "top3": [{"digit": int(d), "probability": float(q)} for d, q in zip(ds, ps)]}
+            for p, (ps, ds) in zip(paths, zip(*probs.topk(3, dim=1)))]
+    lines = [f"{r['image']}: " + ", ".join(f"{t['digit']} ({100 * t['probability']:.1f} %)" for t in r["top3"])
+             + (f"  (unsure: below {100 * UNSURE:.0f} %)" if r["unsure"] else "") for r in rows]
+    return {"checkpoint": args.checkpoint, "predictions": rows}, "\n".join(lines)
 
 
 def main(argv=None) -> int:

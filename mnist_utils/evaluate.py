@@ -1,4 +1,4 @@
-"""Evaluation: loss and accuracy, predictions with probabilities, and the confusion matrix."""
+"""Evaluation: loss and accuracy, predictions with (calibrated) probabilities, and the confusion matrix."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +6,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+UNSURE = 0.7  # a calibrated top probability below this reads as "unsure" (predict, the drawing pad)
 
 
 @dataclass
@@ -60,12 +62,12 @@ def evaluate(model: nn.Module, data, batch_size: int = 256) -> EvalResult:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Predicted digits and their probabilities (softmax) for images ``x`` [N, 1, 28, 28]."""
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256, *, temperature: float = 1.0):
+    """Predicted digits and their probabilities, softmax(logits / ``temperature``), for images ``x`` [N, 1, 28, 28]."""
     if x.dim() == 3:
         x = x.unsqueeze(0) if x.shape[0] == 1 else x.unsqueeze(1)
     logits, _ = predict_logits(model, (x, torch.zeros(len(x), dtype=torch.long)), batch_size)
-    probs = logits.softmax(1)
+    probs = (logits / temperature).softmax(1)
     return probs.argmax(1), probs
 
 
@@ -73,3 +75,20 @@ def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, num_classes:
     """``cm[true, predicted]`` counts, int64 [num_classes, num_classes]."""
     index = labels.long() * num_classes + predicted.long()
     return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)
+
+
+def fit_temperature(model: nn.Module, data) -> float:
+    """Temperature scaling (Guo et al., 2017): the T for which softmax(logits / T) fits the labels of ``data`` (the
+    validation split) best. T > 1 softens an overconfident model, T < 1 sharpens a timid one; digits stay."""
+    logits, labels = predict_logits(model, data)
+    log_t = torch.zeros(1, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
+
+    def closure():
+        optimizer.zero_grad()
+        (loss := F.cross_entropy(logits / log_t.exp(), labels)).backward()
+        return loss
+
+    optimizer.step(closure)
+    return float(log_t.detach().exp())
+

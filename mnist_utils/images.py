@@ -1,4 +1,5 @@
-"""Turn a photo or drawing of one digit into a 28x28 MNIST-style image.
+"""Turn a photo, scan or mouse drawing of one digit into a 28x28 MNIST-style image: files and the drawing pad's
+strokes alike go through ``prepare_digit``.
 
 MNIST digits are white on black, fitted into a 20x20 box that keeps the aspect ratio, and placed
 in a 28x28 frame so that their centre of mass sits in the middle. We do the same.
@@ -32,10 +33,18 @@ def load_digit_image(path) -> torch.Tensor:
     return prepare_digit(gray, name=str(path))
 
 
-def prepare_digit(gray: np.ndarray, name: str = "image") -> torch.Tensor:
-    """Normalize a grayscale array in [0, 1] into an MNIST-style [1, 28, 28] tensor."""
-    from PIL import Image
+def prepare_digit(gray, name: str = "image", *, size: int = 280, width: float = 20) -> torch.Tensor:
+    """Normalize a grayscale array in [0, 1], or pen strokes (lists of (x, y) points on a ``size``-pixel square
+    pad, drawn ``width`` pixels wide), into an MNIST-style [1, 28, 28] tensor."""
+    from PIL import Image, ImageDraw
 
+    if not isinstance(gray, np.ndarray):  # strokes: draw them white on black, round pen
+        draw = ImageDraw.Draw(pad := Image.new("L", (size, size), 0))
+        for stroke in gray:
+            draw.line([tuple(p) for p in stroke], fill=255, width=round(width), joint="curve")
+            for x, y in stroke:
+                draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
+        gray = np.asarray(pad, dtype=np.float32) / 255.0
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(border))
     if background > 0.5:  # light background: invert to MNIST's white-on-black

@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 COPY_DIR = ROOT / "tests" / "output" / "notebooks"  # git-ignored (tests/output/)
-NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading"]
+NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading", "06_your_handwriting"]
 
 # Small enough that the five notebooks run in about a minute on a 2-core CPU, large enough to learn something.
 QUICK_PARAMETERS = {
@@ -26,6 +26,7 @@ QUICK_PARAMETERS = {
     "03_cnn": {"EPOCHS": 1, "TRAIN_SUBSET": 2000},
     "04_grid_search": {"EPOCHS": 1, "TRAIN_SUBSET": 500, "VAL_SIZE": 1000},
     "05_saving_and_loading": {"EPOCHS": 1, "TRAIN_SUBSET": 2000},
+    "06_your_handwriting": {"ROBUST_EPOCHS": 1, "CNN_EPOCHS": 1, "TRAIN_SUBSET": 2000},
 }
 
 # Appended to every copy, before the notebook's own checks. `files` is the temporary folder the harness passed.
@@ -87,6 +88,13 @@ right = sum(t == p for t, p in zip(true_digits, file_digits.tolist()))
 assert right >= 5, (true_digits, file_digits.tolist())
 assert written == {"file_predictions.png"}, written
 ''',
+    "06_your_handwriting": '''\
+assert len(data.train_y) == 2000 and robust_dir == (files / "robust").resolve(), "the parameters were not used"
+assert len(check_y) == 550 and set(results) == {"plain CNN", "robust"}
+assert all(0.3 < 1 - len(wrong) / 550 <= 1 for _, _, wrong in results.values())
+assert 0.05 < robust.metrics["temperature"] < 20 and pad.answer.value.startswith("Draw a digit")
+assert written == {"handwriting_mistakes.png"}, written
+''',
 }
 
 
@@ -102,6 +110,8 @@ def quick_parameters(name: str, files: Path | None = None) -> dict:
         parameters["RESULTS_FILE"] = str(files / "grid_search.jsonl")
     if name == "05_saving_and_loading":
         parameters["OUTPUT_DIR"] = str(files / "output")
+    if name == "06_your_handwriting":
+        parameters.update(ROBUST_DIR=str(files / "robust"), CHECK_DIR=str(files / "handwriting"))
     return parameters
 
 

@@ -43,3 +43,58 @@ def test_blank_image_is_refused(tmp_path):
     Image.fromarray(np.full((50, 50), 255, dtype=np.uint8)).save(tmp_path / "blank.png")
     with pytest.raises(ValueError, match="no digit"):
         load_digit_image(tmp_path / "blank.png")
+
+
+# Pen strokes on the drawing pad (280 px, pen 20 px) go through the same prepare_digit as image files.
+SEVEN = [[(70, 60), (210, 60), (120, 230)]]
+
+
+def _strokes(strokes, dx=0.0, dy=0.0, scale=1.0, degrees=0.0):
+    a = np.radians(degrees)
+    return [[(140 + scale * ((x - 140) * np.cos(a) - (y - 140) * np.sin(a)) + dx,
+              140 + scale * ((x - 140) * np.sin(a) + (y - 140) * np.cos(a)) + dy) for x, y in s] for s in strokes]
+
+
+def _centred_in_box(digit: torch.Tensor) -> None:
+    ys, xs = torch.nonzero(digit > 0.2, as_tuple=True)
+    assert max(ys.max() - ys.min(), xs.max() - xs.min()) + 1 in (19, 20, 21)  # fitted into MNIST's 20x20 box
+    mass = digit.sum()
+    grid_y, grid_x = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    assert abs((grid_y * digit).sum() / mass - 13.5) < 1 and abs((grid_x * digit).sum() / mass - 13.5) < 1
+
+
+@pytest.mark.parametrize("case, kwargs, width, close_to_reference", [
+    ("thick pen", {}, 45, 0.7), ("thin pen", {}, 5, 0.75), ("off-centre", {"dx": 55, "dy": 40}, 20, 0.99),
+    ("small", {"scale": 0.35, "dx": -60}, 7, 0.9), ("rotated 20 degrees", {"degrees": 20}, 20, 0.3)])
+def test_strokes_become_mnist_like(case, kwargs, width, close_to_reference):
+    from mnist_utils.images import prepare_digit
+
+    reference = prepare_digit(SEVEN)[0]
+    digit = prepare_digit(_strokes(SEVEN, **kwargs), width=width)[0]
+    assert digit.shape == (28, 28) and digit.min() >= 0 and 0.5 < digit.max() <= 1
+    _centred_in_box(digit)
+    assert _similarity(digit, reference) > close_to_reference, case
+    if case == "rotated 20 degrees":  # not straightened: the rotation is the model's to cope with
+        assert _similarity(digit, reference) < 0.8
+    if case == "thin pen":
+        assert (digit > 0.5).sum() < 0.7 * (reference > 0.5).sum() < (prepare_digit(SEVEN, width=45)[0] > 0.5).sum()
+
+
+def test_strokes_and_an_image_of_them_in_either_colours_give_the_same_input():
+    from PIL import ImageDraw
+
+    from mnist_utils.images import prepare_digit
+
+    page = Image.new("L", (280, 280), 255)  # the same strokes drawn dark on light paper, as a photo would show
+    ImageDraw.Draw(page).line(SEVEN[0], fill=0, width=20, joint="curve")
+    gray = np.asarray(page, dtype=np.float32) / 255
+    from_strokes = prepare_digit(SEVEN)[0]
+    for array in (gray, 1 - gray):  # dark on light and light on dark
+        assert _similarity(prepare_digit(array)[0], from_strokes) > 0.97
+
+
+def test_nothing_drawn_is_refused_with_a_clear_message():
+    from mnist_utils.images import prepare_digit
+
+    with pytest.raises(ValueError, match="the pad shows no digit"):
+        prepare_digit([], name="the pad")

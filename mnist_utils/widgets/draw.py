@@ -1,0 +1,67 @@
+"""A drawing pad (ipycanvas): draw a digit; when the pen lifts, see the 28x28 image the model receives (the strokes
+go through ``images.prepare_digit``, as image files do), the digit it reads and its ten probabilities."""
+from __future__ import annotations
+
+import io
+
+import ipywidgets as widgets
+from ipycanvas import Canvas
+from PIL import Image
+
+from ..data import normalize_images
+from ..evaluate import UNSURE, predict
+from ..images import prepare_digit
+from ..persistence import load_checkpoint
+
+SIZE, PEN = 280, 20  # the pad and the pen, in screen pixels
+
+
+class DrawingPad(widgets.HBox):
+    """``checkpoint``: a saved model's folder or state file (default: the ``robust`` recipe's), or a Checkpoint."""
+
+    def __init__(self, checkpoint="runs/robust"):
+        self.saved = checkpoint if hasattr(checkpoint, "model") else load_checkpoint(checkpoint)
+        self.canvas = Canvas(width=SIZE, height=SIZE, layout=widgets.Layout(border="1px solid #888"))
+        self.canvas.line_width, self.canvas.line_cap, self.canvas.line_join = PEN, "round", "round"
+        self.canvas.on_mouse_down(lambda x, y: self.strokes.append([(x, y)]))
+        self.canvas.on_mouse_move(self._move)
+        self.canvas.on_mouse_up(self._lift)
+        self.canvas.on_mouse_out(self._lift)
+        self.button = widgets.Button(description="Clear", icon="eraser")
+        self.button.on_click(self.clear)
+        self.seen, self.answer, self.bars = widgets.Image(format="png", width=112), widgets.HTML(), widgets.HTML()
+        for name in ("canvas", "button", "seen", "answer", "bars"):
+            getattr(self, name).add_class(f"mnist-draw-{name}")
+        super().__init__([widgets.VBox([self.canvas, self.button]), widgets.VBox([self.answer, self.seen, self.bars])])
+        self.clear()
+
+    def _move(self, x: float, y: float) -> None:
+        if self.strokes and self.strokes[-1]:  # pen down (None marks a lifted pen): draw the segment
+            self.canvas.stroke_line(*self.strokes[-1][-1], x, y)
+            self.strokes[-1].append((x, y))
+
+    def _lift(self, x: float = 0, y: float = 0) -> None:
+        if self.strokes and self.strokes[-1]:
+            self.strokes.append(None)
+            self.show()
+
+    def clear(self, _button=None) -> None:
+        self.strokes: list = []
+        self.canvas.fill_style, self.canvas.stroke_style = "white", "black"
+        self.canvas.fill_rect(0, 0, SIZE, SIZE)
+        self.answer.value, self.bars.value, self.seen.value = "Draw a digit with the mouse.", "", b""
+
+    def show(self) -> None:
+        try:
+            pixels = prepare_digit([s for s in self.strokes if s], name="the pad", size=SIZE, width=PEN)
+        except ValueError:
+            self.answer.value = "Nothing drawn yet: draw a digit, then lift the pen."
+            return
+        Image.fromarray((pixels[0].numpy() * 255).astype("uint8")).resize((112, 112)).save(png := io.BytesIO(), "png")
+        _, probs = predict(self.saved.model, normalize_images(pixels[None], self.saved.normalize),
+                           temperature=self.saved.metrics.get("temperature", 1.0))
+        top, digit = (float(v) for v in probs[0].max(0))
+        self.seen.value, self.answer.value = png.getvalue(), f"<b>Read: {digit:.0f}</b> ({100 * top:.0f} %" + (
+            ", unsure)" if top < UNSURE else ")")
+        self.bars.value = "".join(f"<div>{d} <span style='display:inline-block;width:{150 * p:.0f}px;height:10px;"
+                                  f"background:#4c72b0'></span> {100 * p:.1f} %</div>" for d, p in enumerate(probs[0]))
