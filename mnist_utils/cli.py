@@ -11,7 +11,7 @@ import torch
 
 from . import data, images, models, persistence, plots, recipes, train, validation
 from .config import TrainingDiverged
-from .evaluate import UNSURE, evaluate, predict  # the package's name `evaluate` is this function, not the module
+from .evaluate import UNSURE, evaluate, fit_temperature, predict  # `evaluate`: the function, not the module
 
 
 def _value(text: str, casts=(int, float)):
@@ -118,6 +118,8 @@ def _train(args) -> tuple[dict, str]:
     train_seconds = time.perf_counter() - train_start
     test = evaluate(model, mnist.test)
     metrics = {"test_accuracy": test.accuracy, "test_loss": test.loss}
+    if len(mnist.val_y):  # calibrated probabilities: predict's "unsure" then means what it says
+        metrics["temperature"] = fit_temperature(model, mnist.val)
     out_dir = Path(args.out_dir or Path("runs") / args.model)
     figure = Path(args.figure or out_dir / "results.png")
     files = [*persistence.save_model(model, out_dir, normalize=recipe.normalize, metrics=metrics), figure]

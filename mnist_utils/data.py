@@ -1,8 +1,6 @@
-"""MNIST in memory: where the files live, a seeded train/validation split, and shuffled batches.
-
-The four IDX files are read straight into tensors (no per-image Python, no torchvision import), and batches
-are sliced from one tensor: the same numbers as torchvision's ``ToTensor`` + ``Normalize`` + ``DataLoader``
-(notebook 01 checks it), many times faster.
+"""MNIST in memory: where the files live, a seeded train/validation split, and shuffled batches sliced from one
+tensor: the same numbers as torchvision's ``ToTensor`` + ``Normalize`` + ``DataLoader`` (notebook 01 checks it),
+many times faster.
 """
 from __future__ import annotations
 
@@ -31,12 +29,9 @@ class MnistDataError(FileNotFoundError):
 
 
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
-    """The one place that decides where MNIST lives, for the CLI, the notebooks and the tests alike:
-    the argument, else ``$MNIST_DATA_DIR``, else ``data/`` at the project root.
-
-    A relative path is looked up from the current folder, then from the project root, so ``"data"`` or
-    ``"../shared/data"`` mean the same in a terminal at the root and in a notebook kernel in ``notebooks/``.
-    """
+    """Where MNIST lives, for the CLI, the notebooks and the tests alike: the argument, else ``$MNIST_DATA_DIR``,
+    else ``data/`` at the project root. A relative path is tried from the current folder, then from the project
+    root, so ``"data"`` means the same in a terminal at the root and in a notebook kernel in ``notebooks/``."""
     if data_dir is None or data_dir == "":
         data_dir = os.environ.get("MNIST_DATA_DIR") or PROJECT_ROOT / "data"
     if not isinstance(data_dir, (str, os.PathLike)):

@@ -1,9 +1,6 @@
-"""The networks of this course, and ``build_model`` to make any of them by name from plain hyperparameters.
-
-``MLP`` and ``CNN`` are the project's historical models (notebooks 02 and 03 write them out line by line);
-``FastNet`` and ``BestNet`` are the networks of the ``fast`` and ``best`` recipes. Each constructor checks its
-own hyperparameters. A model built by ``build_model`` remembers its name and hyperparameters (``model.arch``,
-``model.hparams``), so a saved model or a grid-search trial can be rebuilt.
+"""The networks: the historical ``MLP`` and ``CNN`` (notebooks 02 and 03 write them out), ``FastNet`` and
+``BestNet`` of the speed recipes, and ``build_model``, which makes one by name and records ``model.arch`` and
+``model.hparams`` so that a saved model can be rebuilt. Each constructor checks its own hyperparameters.
 """
 from __future__ import annotations
 
@@ -53,9 +50,8 @@ class CNN(nn.Module):
 
 
 class FastNet(nn.Module):
-    """The ``fast`` recipe's small CNN: conv 5x5 -> max-pool -> ReLU -> conv 3x3 -> max-pool -> ReLU -> linear ->
-    ReLU -> linear (16/32 channels, fc 256: 212,682 parameters). Pooling before the ReLU gives the same result
-    as after it (both are monotone) on a quarter of the pixels."""
+    """The ``fast`` recipe's small CNN (16/32 channels, fc 256). Pooling before the ReLU gives the same result as
+    after it (both are monotone) on a quarter of the pixels."""
 
     def __init__(self, channels=(16, 32), fc: int = 256):
         super().__init__()
@@ -78,8 +74,7 @@ def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class BestNet(nn.Module):
-    """The ``best`` recipe's BatchNorm CNN: three stages of 3x3 conv + BN + ReLU with max-pooling between them
-    (28 -> 14 -> 7 -> 3), then one linear layer."""
+    """The ``best`` recipe's BatchNorm CNN: 3x3 conv + BN + ReLU stages, max-pooled 28 -> 14 -> 7 -> 3, one linear."""
 
     def __init__(self, widths=(32, 64, 128)):
         super().__init__()

@@ -2,7 +2,8 @@
 
 The command line (``train --model NAME``), the panel and the notebooks start from these; any flag or argument
 overrides a field. Each is made of the same plain blocks as everything else: a model from ``models.py``, a
-``TrainConfig`` and, for ``best``, random shifts, for ``robust``, handwriting-like distortions. Settings were chosen on the validation split, never the test set.
+``TrainConfig`` and, for ``best`` and ``robust``, an augmentation. Settings were chosen on the validation split,
+never the test set.
 """
 from __future__ import annotations
 
@@ -19,9 +20,6 @@ class Recipe:
     normalize: str = "mnist"
     description: str = ""
 
-
-# TrainConfig.distort (fit: RandomDistort for RandomShift) is proposed with robust; until then it only shifts
-ROBUST = {"distort": True} if "distort" in TrainConfig.__dataclass_fields__ else {}
 
 RECIPES: dict[str, Recipe] = {
     "mlp": Recipe("mlp", TrainConfig(epochs=10, batch_size=64, lr=1e-3, optimizer="adam"),
@@ -44,7 +42,7 @@ RECIPES: dict[str, Recipe] = {
     # digits from outside MNIST: FastNet, twice as wide, 4 epochs of handwriting-like distortions (RandomDistort)
     "robust": Recipe("fast", TrainConfig(epochs=4, batch_size=128, lr=5e-3, optimizer="adam", betas=(0.7, 0.9),
                                          schedule="onecycle", pct_start=0.25, label_smoothing=0.1, augment=2,
-                                         bf16=True, **ROBUST), {"channels": (32, 64), "fc": 256},
+                                         bf16=True, distort=True), {"channels": (32, 64), "fc": 256},
                      description="FastNet 32/64 ch, 4 epochs, batch 128, random rotation/scale/slant/shift, stroke "
                                  "width, blur and noise, Adam 5e-3 betas (0.7, 0.9), OneCycle, label smoothing 0.1"),
 }

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import RandomShift
+from .augment import RandomDistort, RandomShift
 from .config import History, TrainConfig, TrainingDiverged
 from .data import MnistData, TensorBatches
 from .evaluate import evaluate
@@ -136,7 +136,8 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    augment = RandomShift(config.augment, seed=config.seed) if config.augment else None
+    distortion = RandomDistort if config.distort else RandomShift
+    augment = distortion(config.augment, seed=config.seed) if config.augment else None
     history = History()
     bar = progress_bar(config.epochs * len(train_batches), progress)
 
