@@ -98,7 +98,7 @@ assert written == {"file_predictions.png"}, written
 ''',
     "07_beyond_99": '''\
 assert len(data.train_y) == 4000 and fast_history.epochs == 1 and len(fast_history.batch_lr) == 16
-assert list(steps.index) == ["historical CNN", "FastNet"] and steps.iloc[0, 0] > 5 * steps.iloc[1, 0]
+assert list(steps.index) == ["historical CNN", "FastNet"] and steps.iloc[0, 0] > 5 * steps.iloc[1, 0]  # parameters
 assert 0.3 < fast_test.accuracy < 0.99, fast_test
 assert abs(ablation.loc["as shipped", "test accuracy (%)"] - 100 * fast_test.accuracy) < 0.5
 assert len(ablation) == len(variants) >= 5 and ablation.notna().all().all()
