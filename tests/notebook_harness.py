@@ -17,16 +17,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 COPY_DIR = ROOT / "tests" / "output" / "notebooks"  # git-ignored (tests/output/)
-NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading", "06_your_handwriting"]
+NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading", "06_your_handwriting",
+             "07_beyond_99"]
 
-# Small enough that the five notebooks run in about a minute on a 2-core CPU, large enough to learn something.
+# Small enough that the notebooks run in about a minute on a 2-core CPU, large enough to learn something.
 QUICK_PARAMETERS = {
     "01_exploration": {},  # no training: it runs as a learner runs it
-    "02_mlp": {"EPOCHS": 1, "TRAIN_SUBSET": 2000, "COMPARE_EPOCHS": 1, "COMPARE_SUBSET": 1000},
-    "03_cnn": {"EPOCHS": 1, "TRAIN_SUBSET": 2000},
+    "02_mlp": {"EPOCHS": 1, "TRAIN_SUBSET": 2000, "LOOP_EPOCHS": 1, "COMPARE_EPOCHS": 1, "COMPARE_SUBSET": 1000},
+    "03_cnn": {"EPOCHS": 1, "TRAIN_SUBSET": 2000, "BATCH_SIZE": 64},
     "04_grid_search": {"EPOCHS": 1, "TRAIN_SUBSET": 500, "VAL_SIZE": 1000},
     "05_saving_and_loading": {"EPOCHS": 1, "TRAIN_SUBSET": 2000},
     "06_your_handwriting": {"ROBUST_EPOCHS": 1, "CNN_EPOCHS": 1, "TRAIN_SUBSET": 2000},
+    "07_beyond_99": {"TRAIN_SUBSET": 4000},  # the fast recipe and its ablation: one-epoch runs of 8-32 steps
 }
 
 # Appended to every copy, before the notebook's own checks. `files` is the temporary folder the harness passed.
@@ -50,16 +52,22 @@ assert set(figures.names) == expected == written, (figures.names, written)
     "02_mlp": '''\
 assert len(data.train_y) == 2000 and history.epochs == 1, "the parameters were not used"
 assert 0.6 < test.accuracy < 0.95, test  # one epoch on 2,000 images: learned, but far from 98 %
-assert count_parameters(model) == 235_146
+assert count_parameters(mlp) == 235_146 and torch.isclose(by_hand, F.cross_entropy(logits, label))
+assert torch.allclose(last.bias.grad, (probs - F.one_hot(label, 10))[0].detach(), atol=1e-6)
+assert identical is True and 0.5 < val_acc < 0.95, (identical, val_acc)  # section 5: the loop is fit's
 assert len(small.train_y) == 1000 and compare_config.epochs == 1 and len(comparison) == 6
 assert written == {"mlp_history.png"}, written
 ''',
     "03_cnn": '''\
 assert len(data.train_y) == 2000 and history.epochs == 1, "the parameters were not used"
+assert torch.allclose(loops, feature_map, atol=1e-5) and torch.isclose(by_hand, feature_map[row, col])
+assert count_parameters(ours) == count_parameters(package) == 1_625_866 and x.shape == (1, 10)
+assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), package.state_dict().values()))
 assert 0.7 < test.accuracy < 0.97, test
+assert len(history.batch_loss) == len(history.batch_lr) == 32  # the curve's points: one per batch
 assert 0.5 < mlp_test.accuracy < test.accuracy, (mlp_test, test)
 assert int((digits != data.test_y).sum()) == round((1 - test.accuracy) * 10_000)
-assert list(recipes) == ["cnn (section 3)", "fast"] and 0.5 < recipes["fast"][3].accuracy <= 1
+assert state_path == (files / "output" / "models" / "03_cnn" / "mnist_model_state.pth").resolve() and state_path.is_file()
 assert written == {"results.png", "confusion_matrix.png", "misclassified.png", "feature_maps.png"}, written
 ''',
     "04_grid_search": '''\
@@ -77,7 +85,9 @@ assert {r["settings"]["config"]["epochs"] for r in records} == {1}
 assert written == {"grid_search.png"}, written
 ''',
     "05_saving_and_loading": '''\
-assert len(data.train_y) == 2000 and history.epochs == 1, "the parameters were not used"
+# nbval runs 03 first: its CNN is loaded, not retrained (run alone, 05 trains one and says so)
+assert loaded_from_03 == (files.parent / "03_cnn" / "output" / "models" / "03_cnn" / "mnist_model_state.pth").is_file()
+assert state_path.parent == (cnn_dir if loaded_from_03 else output / "trained_here")
 assert 0.7 < test.accuracy < 0.97, test
 assert identical_predictions is True
 assert output == (files / "output").resolve() and model_dir == output / "models"
@@ -95,23 +105,34 @@ assert all(0.3 < 1 - len(wrong) / 550 <= 1 for _, _, wrong in results.values())
 assert 0.05 < robust.metrics["temperature"] < 20 and pad.answer.value.startswith("Draw a digit")
 assert written == {"handwriting_mistakes.png"}, written
 ''',
+    "07_beyond_99": '''\
+assert len(data.train_y) == 4000 and fast_history.epochs == 1 and len(fast_history.batch_lr) == 16
+assert list(steps.index) == ["historical CNN", "FastNet"] and steps.iloc[0, 0] > 5 * steps.iloc[1, 0]  # parameters
+assert 0.3 < fast_test.accuracy < 0.99, fast_test
+assert abs(ablation.loc["as shipped", "test accuracy (%)"] - 100 * fast_test.accuracy) < 0.5
+assert len(ablation) == len(variants) >= 5 and ablation.notna().all().all()
+assert not RUN_BEST and "best_model" not in globals()
+assert written == {"fast_history.png"}, written
+''',
 }
 
 
 def quick_parameters(name: str, files: Path | None = None) -> dict:
     """The parameters of ``name``'s quick copy. With ``files``, everything the notebook writes goes there
-    (figures on); without, figures are off and other files go to the notebook's defaults under runs/."""
+    (figures included); without, everything goes to the notebook's defaults under runs/ (ignored by git)."""
     parameters = dict(QUICK_PARAMETERS[name])
     if files is None:
-        parameters["SAVE_FIGURES"] = False
         return parameters
-    parameters.update(SAVE_FIGURES=True, FIGURE_DIR=str(files / "figures"))
+    parameters["FIGURE_DIR"] = str(files / "figures")
     if name == "04_grid_search":
         parameters["RESULTS_FILE"] = str(files / "grid_search.jsonl")
-    if name == "05_saving_and_loading":
+    if name == "03_cnn":
         parameters["OUTPUT_DIR"] = str(files / "output")
     if name == "06_your_handwriting":
         parameters.update(ROBUST_DIR=str(files / "robust"), CHECK_DIR=str(files / "handwriting"))
+    if name == "05_saving_and_loading":  # 03's CNN, where 03's quick copy saves it (in the same session)
+        parameters.update(OUTPUT_DIR=str(files / "output"),
+                          CNN_DIR=str(files.parent / "03_cnn" / "output" / "models" / "03_cnn"))
     return parameters
 
 

@@ -16,7 +16,7 @@ import papermill
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from mnist_utils.course import check_flag, figure_saver, output_folder
+from mnist_utils.course import figure_saver, output_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -36,7 +36,8 @@ def run(name: str, tmp_path: Path, **parameters):
     ("03_cnn", {"OPTIMIZER": "adamw"}, "ValueError", "unknown optimizer 'adamw'"),
     ("04_grid_search", {"OPTIMIZER": "adamw"}, "ValueError", "grid['optimizer'] holds a bad value 'adamw'"),
     ("05_saving_and_loading", {"EPOCHS": "ten"}, "TypeError", "epochs must be a whole number, got 'ten'"),
-    ("01_exploration", {"SAVE_FIGURES": "no"}, "TypeError", "SAVE_FIGURES must be True or False"),
+    ("01_exploration", {"WRITE_README_FIGURES": "no"}, "TypeError", "WRITE_README_FIGURES must be True or False"),
+    ("07_beyond_99", {"BF16": "yes"}, "TypeError", "bf16 must be True or False"),
 ])
 def test_a_bad_parameter_fails_in_the_first_cell_with_its_name(tmp_path, name, parameters, error, message):
     with pytest.raises(PapermillExecutionError) as failure:
@@ -50,18 +51,19 @@ def test_a_bad_parameter_fails_in_the_first_cell_with_its_name(tmp_path, name, p
 # The harness nbval runs: quick copies of the notebooks, parameters injected, checks appended, nothing executed.
 
 def test_a_quick_copy_injects_the_parameters_and_appends_checks(tmp_path):
-    copy = notebook_harness.prepare("04_grid_search", tmp_path / "copy.ipynb", tmp_path / "files")
+    copy = notebook_harness.prepare("05_saving_and_loading", tmp_path / "copy.ipynb", tmp_path / "files")
     nb = nbformat.read(copy, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[0].metadata["tags"] and "injected-parameters" in code[1].metadata["tags"]
     injected = {target.id: ast.literal_eval(node.value) for node in ast.parse(code[1].source).body
                 for target in node.targets}
-    assert injected["EPOCHS"] == 1 and injected["TRAIN_SUBSET"] == 500 and injected["SAVE_FIGURES"] is True
+    assert injected["EPOCHS"] == 1 and injected["TRAIN_SUBSET"] == 2000 and "WRITE_README_FIGURES" not in injected
     assert injected["FIGURE_DIR"] == str(tmp_path / "files" / "figures")
-    assert injected["RESULTS_FILE"] == str(tmp_path / "files" / "grid_search.jsonl")
-    assert "harness" in code[-1].metadata["tags"] and "assert len(results) == 8" in code[-1].source
+    assert injected["OUTPUT_DIR"] == str(tmp_path / "files" / "output")
+    assert injected["CNN_DIR"] == str(tmp_path / "03_cnn" / "output" / "models" / "03_cnn")  # 03's quick copy
+    assert "harness" in code[-1].metadata["tags"] and "assert identical_predictions is True" in code[-1].source
     assert all(c.get("outputs", []) == [] for c in code), "prepare_only executes nothing"
-    original = nbformat.read(NOTEBOOKS / "04_grid_search.ipynb", as_version=4)
+    original = nbformat.read(NOTEBOOKS / "05_saving_and_loading.ipynb", as_version=4)
     assert [c.source for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])][:-2] == \
         [c.source for c in original.cells], "the lesson's cells are copied unchanged"
 
@@ -86,11 +88,16 @@ def test_without_mnist_the_notebooks_report_one_line_naming_the_fix(tmp_path, mo
 
 def test_notebook_outputs_default_to_runs_at_the_root(monkeypatch, tmp_path):
     monkeypatch.chdir(NOTEBOOKS)
-    assert figure_saver(True).folder == ROOT / "runs" / "notebooks" / "figures"
-    assert figure_saver(True, "img").folder == ROOT / "img"  # the explicit way to refresh the README's pictures
-    assert figure_saver(False).path("samples.png") is None
-    assert figure_saver(True, tmp_path / "figs").path("a.png") == tmp_path / "figs" / "a.png"
+    assert figure_saver().folder == ROOT / "runs" / "notebooks" / "figures"
+    assert figure_saver(None, readme=True).folder == ROOT / "img"  # WRITE_README_FIGURES = True, and only that
+    saver = figure_saver(tmp_path / "figs")
+    assert saver.path("a.png") == tmp_path / "figs" / "a.png" and saver.names == ["a.png"]
+    assert figure_saver("../runs/notebooks/figures").folder == ROOT / "runs" / "notebooks" / "figures"
     assert output_folder(None, "runs/notebooks", "OUTPUT_DIR") == ROOT / "runs" / "notebooks"
-    with pytest.raises(TypeError, match="SAVE_FIGURES must be True or False"):
-        figure_saver("False")
-    assert check_flag("X", False) is False
+    with pytest.raises(TypeError, match="WRITE_README_FIGURES must be True or False"):
+        figure_saver(None, readme="False")
+    with pytest.raises(TypeError, match="FIGURE_DIR must be a folder path"):
+        figure_saver(3)
+    # the older call figure_saver(SAVE_FIGURES, FIGURE_DIR), while 04 and 06 move over, never writes into img/
+    assert figure_saver(True, None).folder == ROOT / "runs" / "notebooks" / "figures"
+    assert figure_saver(True, tmp_path / "old").folder == tmp_path / "old"

@@ -2,10 +2,12 @@
 
 Clean: no outputs, no execution counts, no widget state or other run metadata, kernel ``python3``.
 Rules: exactly one ``parameters`` cell holding the knobs as plain values at the learner's defaults (no environment
-or quick-mode logic: the test harness passes its own values), no validation helpers called in a notebook (the
+or quick-mode logic: the test harness passes its own values; figures go to runs/ unless WRITE_README_FIGURES is set),
+no validation helpers called in a notebook (the
 package's functions check what they are given), everything imported from ``mnist_utils`` (no model class, no
 training loop written in a notebook, except in 02 and 03, which build them in the open), and a lesson shape (what
-you will learn ... what to notice ... recap, exercises).
+you will learn ... what to notice ... a recap, then 3-5 exercises, each with a Hint and a Solution to unfold).
+The lesson-shape rules cover every notebook in notebooks/, including ones added later.
 
 To clean notebooks after running them in JupyterLab: ``python tests/test_notebooks_clean.py --fix``.
 """
@@ -20,18 +22,20 @@ import nbformat
 import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading"]
+NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading", "07_beyond_99"]
+ALL_NOTEBOOKS = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))  # with 06 and whatever comes later
+FIGURES = {"FIGURE_DIR", "WRITE_README_FIGURES"}
 # the knobs each notebook's parameters cell must define (the issue's names, wherever they apply)
 KNOBS = {
-    "01_exploration": {"DATA_DIR", "SEED", "SAVE_FIGURES", "FIGURE_DIR"},
+    "01_exploration": {"DATA_DIR", "SEED"} | FIGURES,
     "02_mlp": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "HIDDEN", "DROPOUT", "SEED", "DATA_DIR", "TRAIN_SUBSET",
-               "SAVE_FIGURES", "FIGURE_DIR"},
-    "03_cnn": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "SEED", "DATA_DIR", "TRAIN_SUBSET", "SAVE_FIGURES",
-               "FIGURE_DIR"},
+               "LOOP_EPOCHS"} | FIGURES,
+    "03_cnn": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "SEED", "DATA_DIR", "TRAIN_SUBSET", "OUTPUT_DIR"} | FIGURES,
     "04_grid_search": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "SEED", "DATA_DIR", "TRAIN_SUBSET", "RESULTS_FILE",
-                       "SAVE_FIGURES", "FIGURE_DIR"},
-    "05_saving_and_loading": {"EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "SEED", "DATA_DIR", "TRAIN_SUBSET",
-                              "OUTPUT_DIR", "SAVE_FIGURES", "FIGURE_DIR"},
+                       "FIGURE_DIR"},  # its engineer moves it to WRITE_README_FIGURES
+    "05_saving_and_loading": {"CNN_DIR", "EPOCHS", "BATCH_SIZE", "LR", "OPTIMIZER", "SEED", "DATA_DIR", "TRAIN_SUBSET",
+                              "OUTPUT_DIR"} | FIGURES,
+    "07_beyond_99": {"SEED", "DATA_DIR", "TRAIN_SUBSET", "BF16", "ABLATE", "RUN_BEST"} | FIGURES,
 }
 # these two may define a model class and write a training loop (the lesson builds them in the open)
 MAY_DEFINE_MODEL_AND_LOOP = {"02_mlp", "03_cnn"}
@@ -85,12 +89,11 @@ def clean(nb):
     return nb
 
 
-def test_the_five_notebooks_exist():
-    found = sorted(p.stem for p in NOTEBOOK_DIR.glob("*.ipynb"))
-    assert found[:5] == NOTEBOOKS, f"notebooks/ holds {found}"
+def test_the_course_notebooks_exist():
+    assert set(NOTEBOOKS) <= set(ALL_NOTEBOOKS), f"notebooks/ holds {ALL_NOTEBOOKS}"
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_notebook_is_stored_clean(name):
     nb = read(name)
     nbformat.validate(nb)
@@ -116,10 +119,13 @@ def test_one_parameters_cell_with_the_knobs(name):
         except ValueError:
             pytest.fail(f"{name}: {ast.unparse(node)!r} is not a plain value; parameters hold the learner's defaults")
     assert "QUICK" not in cell.source and "environ" not in cell.source, f"{name}: no quick mode in the notebook"
+    comments = [line for line in cell.source.splitlines() if line.lstrip().startswith("#")]
+    assert len(comments) <= 1, f"{name}: the parameters cell holds parameters (one comment line at most)"
     missing = KNOBS[name] - set(values)
     assert not missing, f"{name}: the parameters cell does not set {sorted(missing)}"
     # MNIST is found by the package's resolver, and the committed figures in img/ are only written on request
     assert values["DATA_DIR"] is None and values["FIGURE_DIR"] is None
+    assert values.get("WRITE_README_FIGURES", False) is False and "SAVE_FIGURES" not in values or name == "04_grid_search"
 
 
 def code_trees(nb):
@@ -128,7 +134,7 @@ def code_trees(nb):
         yield cell, ast.parse(source)
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_calls_no_validation_helper(name):
     for cell, tree in code_trees(read(name)):
         for node in ast.walk(tree):
@@ -142,7 +148,7 @@ def test_calls_no_validation_helper(name):
                     f"{name} calls {called}(); let TrainConfig, build_model, load_mnist or figure_saver check it"
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_uses_mnist_utils_and_defines_no_model_or_loop(name):
     nb = read(name)
     imports = [node for _, tree in code_trees(nb) for node in ast.walk(tree)
@@ -162,13 +168,42 @@ def test_uses_mnist_utils_and_defines_no_model_or_loop(name):
         assert not top_level_functions, f"{name} defines {top_level_functions}; helpers belong in mnist_utils"
 
 
-@pytest.mark.parametrize("name", NOTEBOOKS)
+def exercise_problems(source: str) -> list[str]:
+    """What is wrong with an '## Exercises' cell: 3-5 exercises '**N. Title** ...', each followed by a collapsed
+    Hint and a collapsed Solution; an answer that is a number or a tensor comes with a **Check** to run."""
+    parts = re.split(r"^\*\*(\d)\. ", source, flags=re.MULTILINE)
+    numbers, bodies = parts[1::2], parts[2::2]
+    problems = [] if 3 <= len(bodies) <= 5 else [f"{len(bodies)} exercises, expected 3-5"]
+    if numbers != [str(i) for i in range(1, len(numbers) + 1)]:
+        problems.append(f"exercises numbered {numbers}")
+    for n, body in zip(numbers, bodies):
+        hint, solution = body.find("<details><summary>Hint</summary>"), body.find("<details><summary>Solution</summary>")
+        if not 0 < hint < solution or body.count("</details>") != 2:
+            problems.append(f"exercise {n}: a question, then a <details> Hint, then a <details> Solution")
+        if re.search(r"\bstore\b[^.]*? as `", body, flags=re.IGNORECASE) and "**Check" not in body:
+            problems.append(f"exercise {n}: the answer is stored in a variable, so give a **Check** to run")
+    return problems
+
+
+def test_the_exercise_rules_can_fail():
+    one = "**1. A.** Store it as `x`.\n\n<details><summary>Hint</summary>\n\nh\n\n</details>\n\n" \
+          "<details><summary>Solution</summary>\n\ns\n\n</details>\n\n"
+    good = one.replace("as `x`.", "as `x`. **Check:** `x == 1`")
+    assert exercise_problems(good + good.replace("**1.", "**2.") + good.replace("**1.", "**3.")) == []
+    assert exercise_problems(good + good.replace("**1.", "**2.")) == ["2 exercises, expected 3-5"]
+    assert "give a **Check**" in exercise_problems(one + good.replace("**1.", "**2.") + good.replace("**1.", "**3."))[0]
+    no_solution = good.split("<details><summary>Solution")[0]
+    assert exercise_problems(good + good.replace("**1.", "**2.") + no_solution.replace("**1.", "**3.")) != []
+
+
+@pytest.mark.parametrize("name", ALL_NOTEBOOKS)
 def test_reads_like_a_lesson(name):
     nb = read(name)
     first, last = nb.cells[0], nb.cells[-1]
     assert first.cell_type == "markdown" and first.source.startswith("# ") and "learn" in first.source
     assert last.cell_type == "markdown" and last.source.startswith("## Exercises")
-    assert len(re.findall(r"^\d\. ", last.source, flags=re.MULTILINE)) >= 3, "a few numbered exercises"
+    problems = exercise_problems(last.source)
+    assert not problems, f"{name}: {'; '.join(problems)}"
     notices = sum("What to notice" in c.source for c in nb.cells if c.cell_type == "markdown")
     assert notices >= 2, f"{name}: say what to notice in the figures and results"
     recap = nb.cells[-2]
