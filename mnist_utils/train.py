@@ -1,7 +1,5 @@
-"""The training loop: ``train_one_epoch`` is the canonical PyTorch loop; ``fit`` runs it for some epochs with an
-optimizer and schedule from ``torch.optim`` and records a ``History``. Notebook 02 builds the same loop in the
-open, and a test proves the two give identical weights.
-"""
+"""The training loop: ``train_one_epoch`` is the canonical PyTorch loop (notebook 02 builds it in the open); ``fit``
+runs it with an optimizer and schedule from ``torch.optim`` and records a ``History``."""
 from __future__ import annotations
 
 import math
@@ -48,8 +46,7 @@ def seed_everything(seed: int) -> None:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that supports it, or a CPU with AVX-512 BF16 or
-    AMX (its Linux flags). Elsewhere bfloat16 is emulated, slower than float32."""
+    """Whether ``device`` computes bfloat16 natively (elsewhere it is emulated, slower than float32)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     cpuinfo = Path("/proc/cpuinfo")
@@ -58,8 +55,8 @@ def native_bf16(device: torch.device) -> bool:
 
 
 def speed_setup(model: nn.Module, device: torch.device, bf16: bool):
-    """``TrainConfig.bf16``, applied here only: where bfloat16 is native, the model in channels_last layout and a
-    bfloat16 autocast for its forward pass; elsewhere, silently, the model as it is and plain float32."""
+    """``TrainConfig.bf16``, applied here only: where bfloat16 is native, channels_last and a bfloat16 autocast;
+    elsewhere, silently, plain float32."""
     if not (bf16 and native_bf16(device)):
         return model, nullcontext
     return model.to(memory_format=torch.channels_last), partial(torch.autocast, device.type, dtype=torch.bfloat16)
@@ -84,8 +81,7 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
-    """The per-batch learning-rate schedule, or None for a constant rate. OneCycleLR would also cycle Adam's beta1
-    or SGD's momentum by default; ``cycle_momentum=False`` keeps them at the values the config sets."""
+    """The per-batch learning-rate schedule, or None. ``cycle_momentum=False`` keeps beta1/momentum as configured."""
     if config.schedule == "constant":
         return None
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
@@ -94,8 +90,7 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
 
 def train_one_epoch(model, batches, optimizer, loss_fn, *, scheduler=None, augment=None, autocast=nullcontext,
                     on_batch=None) -> tuple[float, bool]:
-    """One pass over ``batches``: (mean training loss, whether ``on_batch(loss)`` returned True to stop).
-    A NaN or infinite batch loss raises ``FloatingPointError`` before it reaches the weights."""
+    """One pass over ``batches``: (mean loss, whether ``on_batch(loss)`` asked to stop). NaN raises before a step."""
     model.train()
     device = next(model.parameters()).device
     total, count = 0.0, 0
@@ -122,9 +117,9 @@ def train_one_epoch(model, batches, optimizer, loss_fn, *, scheduler=None, augme
 def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hparams: dict | None = None,
         device=None, callback=None, should_stop=None, progress: bool | None = None,
         **options) -> tuple[nn.Module, History]:
-    """Train ``model`` (a module, or a name for ``build_model`` with ``hparams``) on ``data`` (``MnistData``, or a
-    ``(train_batches, val_data)`` pair) with ``config`` and keyword ``options``; return ``(model, history)``.
-    ``callback(history)`` runs after every epoch and ``should_stop()`` after every batch; True stops there."""
+    """Train ``model`` (a module, or a name for ``build_model`` with ``hparams``) on ``data`` (``MnistData`` or a
+    ``(train_batches, val_data)`` pair). ``callback(history)`` after each epoch or ``should_stop()`` after each batch
+    returning True stops training. Returns ``(model, history)``."""
     config = (config or TrainConfig()).replace(**options)
     device = select_device(device)
     train_batches, val_data = split_batches(data, config, device)
