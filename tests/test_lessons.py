@@ -93,10 +93,10 @@ def test_the_cnn_written_in_03_is_mnist_utils_cnn():
 # A measured figure: a number with decimals followed by %, points or a unit of time ("99.14 %", "0.3 pt",
 # "3.5 s"), or any whole number of seconds or minutes ("184 s", "4 minutes"). Facts that are not measurements
 # stay allowed: counts ("60,000 images"), sizes ("28 × 28"), settings ("1e-3", "0.2"), constants ("0.1307").
-MEASURED = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*\s?(?:%|pt\b|points?\b|s\b|sec\b|seconds?\b|min\b|minutes?\b)"
-                      r"|(?<![\w.])\d+\.\d+\s?(?:times|×|x\b)")
+MEASURED = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:\s?(?:%|pt\b|points?\b)|\s(?:s|sec|seconds?|min|minutes?)\b)"
+                      r"|(?<![\w.])\d+\.\d+\s?(?:times|×|x\b)")  # "9s" is plural nines, not seconds
 # quoted from the project's history or stated as targets, not measured by the notebook's run
-ALLOWED = {"98.94 %", "98 %", "99 %", "5 minutes", "15 minutes"}
+ALLOWED = {"98.94 %", "98 %", "99 %", "5 minutes", "15 minutes", "70 %"}  # 70 %: predict's "unsure" threshold
 
 
 def measured_figures(text: str) -> list[str]:
@@ -107,6 +107,7 @@ def test_the_guard_finds_measured_figures():
     assert measured_figures("reaches **99.14 %** test accuracy in 184 s, 0.4 pt above; 2.5 times faster") == \
         ["99.14 %", "184 s", "0.4 pt", "2.5 times"]
     assert measured_figures("60,000 images of 28 × 28 pixels, lr 1e-3, dropout 0.2, mean 0.1307, 3 epochs") == []
+    assert measured_figures("hooked 9s read as 3s") == []
     assert measured_figures("the historical 98.94 %; the course's targets: 98 % and 99 %, within 5 minutes") == []
     assert measured_figures("`f\"{100 * acc:.2f} %\"`") == []  # a format string prints a figure, it is not one
 
