@@ -49,6 +49,8 @@ def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 natively (elsewhere it is emulated, slower than float32)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper().startswith(("AVX2", "AVX", "SSE")):  # capped: no bf16 kernels
+        return False
     cpuinfo = Path("/proc/cpuinfo")
     flags = cpuinfo.read_text() if device.type == "cpu" and cpuinfo.is_file() else ""
     return "avx512_bf16" in flags or "amx_bf16" in flags
@@ -84,7 +86,11 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
     """The per-batch learning-rate schedule, or None. ``cycle_momentum=False`` keeps beta1/momentum as configured."""
     if config.schedule == "constant":
         return None
-    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
+    steps = config.epochs * steps_per_epoch
+    if steps * config.pct_start <= 1:  # OneCycleLR would divide by zero
+        raise ValueError(f"schedule='onecycle' needs more than {1 / config.pct_start:.0f} steps to warm up, got {steps}; "
+                         "use more epochs or training images, a smaller batch_size, or schedule='constant'")
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps,
                                                pct_start=config.pct_start, cycle_momentum=config.cycle_momentum)
 
 

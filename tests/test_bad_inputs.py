@@ -108,6 +108,8 @@ CASES = [
     ("unknown model", lambda d, t: build_model("resnet"), ValueError, ["model", "'resnet'", "'mlp'", "'cnn'"]),
     ("unknown optimizer", _fit(optimizer="adamw"), ValueError, ["optimizer", "'adamw'", "'adam'", "'sgd'"]),
     ("unknown option", _fit(epoch=3), TypeError, ["epoch", "valid", "epochs"]),
+    ("onecycle with too few steps", _fit(schedule="onecycle", batch_size=1000, epochs=1), ValueError,
+     ["onecycle", "2", "steps", "batch_size"]),
     ("momentum 1", lambda d, t: TrainConfig(optimizer="sgd", momentum=1.0), ValueError, ["momentum", "< 1"]),
     # data
     ("train subset > set", lambda d, t: load_mnist(train_subset=60_000), ValueError,

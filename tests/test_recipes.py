@@ -10,7 +10,7 @@ import torch
 
 from mnist_utils import RECIPES, TrainConfig, build_model, count_parameters, fit, load_checkpoint
 from mnist_utils.augment import RandomShift
-from mnist_utils.train import make_optimizer, make_scheduler, speed_setup
+from mnist_utils.train import make_optimizer, make_scheduler, native_bf16, speed_setup
 
 
 @pytest.mark.parametrize("name, params", [("fast", 212_682), ("best", 150_698)])
@@ -117,3 +117,8 @@ def test_cli_trains_a_recipe_on_a_subset(tmp_path, data_dir):
 def test_config_fields_validated(field, value, error):
     with pytest.raises(error, match=field):
         TrainConfig(**{field: value})
+
+
+def test_capped_cpu_kernels_mean_no_native_bf16(monkeypatch):
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # what benchmarks.bench --avx2 sets: bf16 would be emulated
+    assert not native_bf16(torch.device("cpu"))
