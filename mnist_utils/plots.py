@@ -113,40 +113,6 @@ def plot_misclassified(x, y, predicted, probs, max_images: int = 24, path=None):
     return _finish(fig, path, None if titles else "no misclassified digits")
 
 
-def plot_class_balance(train_y: torch.Tensor, test_y: torch.Tensor | None = None, path=None):
-    """A seaborn bar chart of each digit's share of its split, so splits of any size compare."""
-    import seaborn as sns
-
-    splits = {"train": train_y} if test_y is None else {"train": train_y, "test": test_y}
-    shares = {name: 100 * torch.bincount(y.cpu(), minlength=10).numpy() / len(y) for name, y in splits.items()}
-    fig, ax = _pyplot().subplots(figsize=(8, 3.5))
-    sns.barplot(x=np.tile(np.arange(10), len(shares)), y=np.concatenate(list(shares.values())),
-                hue=np.repeat(list(shares), 10), ax=ax)
-    ax.axhline(10, color="gray", ls="--", lw=1, label="perfectly balanced (10 %)")
-    ax.set(title="Class balance: share of each digit", xlabel="digit", ylabel="share of the split (%)",
-           ylim=(0, 1.3 * max(s.max() for s in shares.values())))
-    ax.legend(loc="upper center", ncol=3)
-    return _finish(fig, path)
-
-
-def plot_pixel_histogram(images: torch.Tensor, path=None):
-    """Histogram of pixel values on a log count axis, since most pixels are 0."""
-    fig, ax = _pyplot().subplots(figsize=(7, 3.5))
-    ax.hist(images.detach().float().cpu().flatten().numpy(), bins=64, color="tab:blue")
-    ax.set(yscale="log", xlabel="pixel value", ylabel="number of pixels (log scale)",
-           title="Pixel intensity distribution")
-    ax.grid(alpha=0.3)
-    return _finish(fig, path)
-
-
-def plot_mean_digits(x: torch.Tensor, y: torch.Tensor, path=None):
-    """The mean image of each digit 0-9: where its strokes usually are."""
-    images, labels = _as_images(x), y.cpu().numpy()
-    means = [images[labels == digit].mean(axis=0) for digit in range(10)]
-    fig = _gallery(means, [str(d) for d in range(10)], 10, (1.2, 1.8), cmap="magma", fontsize="large")
-    return _finish(fig, path, "Mean image of each digit")
-
-
 def plot_digits(x: torch.Tensor, titles: list[str], path=None, cols: int = 8):
     """Digits in rows of ``cols``, each with its own title, e.g. 'predicted 7 (99%)'."""
     images = _as_images(x)
