@@ -1,7 +1,5 @@
 """A drawing pad (ipycanvas): draw a digit; when the pen lifts, see the 28x28 image the model receives (the strokes
 go through ``images.prepare_digit``, as image files do), the digit it reads and its ten probabilities."""
-from __future__ import annotations
-
 import io
 
 import ipywidgets as widgets

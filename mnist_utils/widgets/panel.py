@@ -1,9 +1,6 @@
-"""``TrainingPanel``: an ipywidgets panel to train the course's models by turning knobs.
-
-Displaying the panel loads no data and trains nothing. Train runs ``fit`` in a background thread, which updates
-the panel live: a click on Stop is a message from the browser, and the kernel only reads those while no cell is
-running, so training in the cell's own thread would leave Stop dead until the run was over.
-"""
+"""``TrainingPanel``: an ipywidgets panel to train the course's models by turning knobs; displaying it trains nothing.
+Train runs ``fit`` in a background thread: the kernel reads a click on Stop only while no cell is running, so a run in
+the cell's own thread would leave Stop dead until it was over."""
 import math
 import threading
 import time
@@ -21,15 +18,13 @@ SETTINGS = (*CONFIG_KNOBS, "hidden", "dropout", "train_subset")  # TrainingPanel
 LR_MIN, LR_MAX = 1e-5, 1.0  # the ends of the learning-rate slider
 MAX_EPOCHS, MAX_DROPOUT = 30, 0.8  # the ends of these sliders, unless a larger starting value widens them
 SIZES = (16, 32, 64, 128, 256, 512, 1024)  # the batch sizes and hidden-layer sizes on offer
-LABELS = {"mlp": "MLP", "cnn": "CNN"}  # the other recipes show as "fast recipe", "best recipe"
 ENDINGS = {"finished": ("Done.", "success"), "stopped": ("Stopped.", "warning"), "diverged": ("Diverged.", "danger"),
            "failed": ("Run failed.", "danger")}  # how a run ended -> (status line, colour of the progress bar)
 
 
 def check_settings(model: str, settings: dict):
     """Check the starting values once; TrainConfig and build_model check theirs, this only the panel's own."""
-    unknown = sorted(set(settings) - set(SETTINGS))
-    if unknown:
+    if unknown := sorted(set(settings) - set(SETTINGS)):
         raise TypeError(f"TrainingPanel got unknown setting {', '.join(unknown)}; "
                         f"valid: model, data_dir, {', '.join(SETTINGS)}")
     if not isinstance(model, str) or model not in RECIPES:
@@ -39,7 +34,7 @@ def check_settings(model: str, settings: dict):
         raise ValueError(f"lr must be between {LR_MIN:g} and {LR_MAX:g} (the slider's ends), got {config.lr:g}")
     given = {k: settings[k] for k in ("hidden", "dropout") if k in settings}
     mlp = build_model("mlp", **{**RECIPES["mlp"].hparams, **given}).hparams  # {"hidden": (256, 128), "dropout": 0.2}
-    # 10,000 images by default: a run takes seconds, not minutes; learners can raise it
+    # 10,000 images by default: a run takes seconds, not minutes
     subset = check_int("train_subset", settings.get("train_subset", 10_000), maximum=MAX_TRAIN_IMAGES, example=10000)
     return config, mlp, subset
 
@@ -55,20 +50,16 @@ def size_choice(name: str, description: str, value: int):
 
 
 class TrainingPanel(w.VBox):
-    """Knobs, Train and Stop buttons, a live plot, a progress bar, a summary line and a table of runs.
-
-    After a run: ``history`` (the last run's History), ``trained_model``, ``runs`` (one dict per run) and
-    ``last_error`` (the exception shown in the panel, or None). ``train(block=True)`` and ``wait()`` wait for a run.
-    """
+    """Knobs, Train and Stop, a live plot, a progress bar, a summary and a table of runs. After a run: ``history``,
+    ``trained_model``, ``runs`` (one dict per run) and ``last_error`` (the exception shown in the panel, or None)."""
 
     def __init__(self, model: str = "mlp", data_dir=None, **settings):
         config, mlp, train_subset = check_settings(model, settings)
-        self.data_dir = data_dir
+        self.data_dir, self.runs = data_dir, []
         self.history = self.trained_model = self.last_error = self._thread = None
-        self.runs: list[dict] = []
         self._stop_requested = threading.Event()
         slider = {"width": "24em", "continuous_update": False}  # act when the handle is let go, not on every step
-        models = [(LABELS.get(name, f"{name} recipe"), name) for name in RECIPES]
+        models = [({"mlp": "MLP", "cnn": "CNN"}.get(name, f"{name} recipe"), name) for name in RECIPES]
         self.model_choice = knob(w.Dropdown, "model", "Model", options=models, value=model)
         self.batch_size = size_choice("batch-size", "Batch size", config.batch_size)
         self.train_subset = knob(w.BoundedIntText, "subset", "Training images", value=train_subset, min=1,
@@ -85,6 +76,7 @@ class TrainingPanel(w.VBox):
         self.dropout = knob(w.FloatSlider, "dropout", "Dropout", value=mlp["dropout"], min=0.0,
                             max=max(MAX_DROPOUT, mlp["dropout"]), step=0.05, **slider)
         self.mlp_box = w.HBox([w.VBox([self.hidden1, self.hidden2]), self.dropout]).add_class("mnist-panel-mlp-only")
+        self.mlp_box.layout.display = None if RECIPES[model].model == "mlp" else "none"
         self.train_button = w.Button(description="Train", icon="play", button_style="success").add_class(
             "mnist-panel-train")
         self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
@@ -95,16 +87,12 @@ class TrainingPanel(w.VBox):
         self.plot = w.Output(layout=w.Layout(min_height="2em")).add_class("mnist-panel-plot")
         self.summary = w.HTML("").add_class("mnist-panel-summary")
         self.runs_table = w.HTML(runs_table_html([])).add_class("mnist-panel-runs")
-        super().__init__([
-            w.HTML("<b>Train a model: turn the knobs, click Train, compare the runs below.</b>"),
-            w.HBox([w.VBox([self.model_choice, self.batch_size, self.train_subset, self.seed]),
-                    w.VBox([self.epochs, self.lr, self.optimizer])]),
-            self.mlp_box,
-            w.HBox([self.train_button, self.stop_button, self.progress, self.status]),
-            self.error, self.plot, self.summary, self.runs_table,
-        ])
+        super().__init__([w.HTML("<b>Train a model: turn the knobs, click Train, compare the runs below.</b>"),
+                          w.HBox([w.VBox([self.model_choice, self.batch_size, self.train_subset, self.seed]),
+                                  w.VBox([self.epochs, self.lr, self.optimizer])]), self.mlp_box,
+                          w.HBox([self.train_button, self.stop_button, self.progress, self.status]),
+                          self.error, self.plot, self.summary, self.runs_table])
         self.add_class("mnist-panel")
-        self.mlp_box.layout.display = None if RECIPES[model].model == "mlp" else "none"
         self.model_choice.observe(lambda change: self._apply_recipe(change["new"]), "value")
         self.train_button.on_click(lambda _: self.train())
         self.stop_button.on_click(lambda _: self.stop())
@@ -121,12 +109,10 @@ class TrainingPanel(w.VBox):
 
     def settings(self) -> dict:
         """The knobs as they are now: what the next click on Train will use."""
-        is_mlp = RECIPES[self.model_choice.value].model == "mlp"
-        return {"model": self.model_choice.value, "epochs": self.epochs.value, "lr": self.lr.value,
-                "batch_size": self.batch_size.value, "optimizer": self.optimizer.value,
-                "hidden": (self.hidden1.value, self.hidden2.value) if is_mlp else None,
-                "dropout": self.dropout.value if is_mlp else None,
-                "train_subset": self.train_subset.value, "seed": self.seed.value}
+        knobs = {"model": self.model_choice.value, **{k: getattr(self, k).value for k in CONFIG_KNOBS}}
+        is_mlp = RECIPES[knobs["model"]].model == "mlp"
+        return {**knobs, "hidden": (self.hidden1.value, self.hidden2.value) if is_mlp else None,
+                "dropout": self.dropout.value if is_mlp else None, "train_subset": self.train_subset.value}
 
     @property
     def running(self) -> bool:
@@ -164,33 +150,36 @@ class TrainingPanel(w.VBox):
         return not self.running
 
     def _run(self, settings: dict) -> None:
-        """The training thread: load the data, ``fit``, test, and add the run to the table."""
-        started = time.perf_counter()
-        recipe = RECIPES[settings["model"]]
+        started, recipe = time.perf_counter(), RECIPES[settings["model"]]
         try:
             config = recipe.config.replace(**{k: settings[k] for k in CONFIG_KNOBS})
             hparams = {k: settings[k] for k in ("hidden", "dropout")} if settings["hidden"] else recipe.hparams
-            self.status.value = "Loading MNIST…"  # a fraction of a second: no need to keep it between runs
+            self.status.value = "Loading MNIST…"
             data = load_mnist(self.data_dir, normalize=recipe.normalize, val_size=VAL_SIZE,
                               train_subset=settings["train_subset"], seed=settings["seed"])
-            self._batches, self._last_tick = 0, 0.0
+            self._batches, self._last_tick, self._epochs = 0, 0.0, config.epochs
             steps = math.ceil(settings["train_subset"] / config.batch_size)  # batches per epoch
             self.progress.value, self.progress.max = 0, config.epochs * steps
-            self.status.value = f"Epoch 1/{config.epochs}…"
-            self.plot.outputs = ()
+            self.status.value, self.plot.outputs = f"Epoch 1/{config.epochs}…", ()
             try:
                 model, history = fit(recipe.model, data, config, hparams=hparams, progress=False,
-                                     callback=lambda h: self._after_epoch(h, config.epochs),
-                                     should_stop=self._after_batch)
+                                     callback=self._after_epoch, should_stop=self._after_batch)
                 ended = "stopped" if history.stopped_early else "finished"
             except TrainingDiverged as exc:
                 model, history, ended = None, exc.history, "diverged"
                 self.error.value = error_html(str(exc))
             self.history, self.trained_model = history, model
             self.status.value = "Testing on the 10,000 test images…"
-            # stopped inside the first epoch: next to nothing learned, no need to wait for a test to say so
-            test = evaluate(model, data.test) if model is not None and history.epochs else None
-            self._record_run(settings, history, test, time.perf_counter() - started, ended)
+            test = evaluate(model, data.test) if model is not None and history.epochs else None  # 0 epochs: no test
+            run = {**settings, "run": len(self.runs) + 1, "epochs": history.epochs, "epochs_asked": settings["epochs"],
+                   "val_acc": history.val_acc[-1] if history.val_acc else None,
+                   "test_acc": None if test is None else test.accuracy,
+                   "test_images": 0 if test is None else test.count,
+                   "seconds": time.perf_counter() - started, "ended": ended}
+            self.runs.append(run)
+            if history.epochs:
+                self.plot.outputs = (plot_output(history, title=f"Run {run['run']}"),)
+            self.summary.value, self.runs_table.value = summary_html(run), runs_table_html(self.runs)
         except Exception as exc:  # noqa: BLE001  (a click must end in a message in the panel, not a lost traceback)
             self.last_error, ended = exc, "failed"
             self.error.value = error_html(f"{type(exc).__name__}: {exc}")
@@ -205,22 +194,11 @@ class TrainingPanel(w.VBox):
             self.progress.value = self._batches
         return self._stop_requested.is_set()
 
-    def _after_epoch(self, history, epochs: int) -> bool:
-        """Called by ``fit`` after every epoch: plot the curves so far and say how it went."""
+    def _after_epoch(self, history) -> bool:
         self.history = history
         self.progress.value = self._batches
         self.plot.outputs = (plot_output(history),)
         accuracy = f", validation accuracy {100 * history.val_acc[-1]:.2f} %" if history.val_acc else ""
-        more = f"; epoch {history.epochs + 1}/{epochs}…" if history.epochs < epochs else ""
-        self.status.value = f"Epoch {history.epochs}/{epochs} done{accuracy}{more}"
+        more = f"; epoch {history.epochs + 1}/{self._epochs}…" if history.epochs < self._epochs else ""
+        self.status.value = f"Epoch {history.epochs}/{self._epochs} done{accuracy}{more}"
         return self._stop_requested.is_set()
-
-    def _record_run(self, settings: dict, history, test, seconds: float, ended: str) -> None:
-        run = {**settings, "run": len(self.runs) + 1, "epochs": history.epochs, "epochs_asked": settings["epochs"],
-               "val_acc": history.val_acc[-1] if history.val_acc else None,
-               "test_acc": None if test is None else test.accuracy, "test_images": 0 if test is None else test.count,
-               "seconds": seconds, "ended": ended}
-        self.runs.append(run)
-        if history.epochs:
-            self.plot.outputs = (plot_output(history, title=f"Run {run['run']}"),)
-        self.summary.value, self.runs_table.value = summary_html(run), runs_table_html(self.runs)

@@ -1,8 +1,5 @@
-"""What the training panel shows, without ipywidgets: the curves as a PNG output, the summary, the runs table.
-
-The plot uses matplotlib's ``Figure``, never pyplot: the panel draws from a background thread, and a pyplot
-figure made there would also be shown by the inline backend in whatever cell runs next.
-"""
+"""What the training panel shows, without ipywidgets: the curves as PNG, the summary, the runs table. The plot uses
+matplotlib's ``Figure``, not pyplot: a pyplot figure made in the panel's thread would also show in the next cell run."""
 import base64
 import html
 import io
@@ -25,7 +22,6 @@ def percent(fraction) -> str:
 
 
 def summary_html(run: dict) -> str:
-    """One line about a finished run: its test accuracy and how long it took."""
     result = f"test accuracy <b>{percent(run['test_acc'])}</b> on {run['test_images']:,} test images"
     if run["test_acc"] is None:
         result = f"no test accuracy ({'the loss became NaN' if run['ended'] == 'diverged' else 'not one full epoch'})"
