@@ -1,10 +1,5 @@
-"""Write files so that an interrupted write never leaves a broken file behind.
-
-The content goes to a temporary file in the same folder, is flushed to disk, and is then renamed over the
-target in one step (``os.replace``): readers see the old file or the new one, never half of either.
-"""
-from __future__ import annotations
-
+"""Atomic writes: the content goes to a temporary file beside the target, is flushed to disk, then renamed over it
+in one step (``os.replace``), so readers see the old file or the new one, never half of either."""
 import os
 import uuid
 from contextlib import contextmanager

@@ -1,17 +1,16 @@
-"""Data augmentation on whole batches: every image shifted by a random whole number of pixels.
-
-One ``affine_grid`` + ``grid_sample`` call per batch, no per-image Python. Pixels that move in from outside the
-image copy the border (MNIST's borders are background), so any normalization works.
-"""
-from __future__ import annotations
-
+"""Data augmentation on whole batches: one ``affine_grid`` + ``grid_sample`` per batch, no per-image Python. Pixels
+that move in from outside copy the border (MNIST's borders are background), so any normalization works."""
 import torch
 from torch.nn import functional as F
 
 
+def _warp(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:  # theta [N, 2, 3], in units of half the image
+    grid = F.affine_grid(theta.to(device=x.device, dtype=x.dtype), list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
 class RandomShift:
-    """Shift each image by up to ``max_shift`` pixels on each axis (``TrainConfig.augment`` checks the value).
-    Seeded: the same seed gives the same shifts on every device."""
+    """Shift each image by up to ``max_shift`` whole pixels on each axis; a seed gives the same shifts on any device."""
 
     def __init__(self, max_shift: int = 2, *, seed: int = 0):
         self.max_shift = max_shift
@@ -19,18 +18,14 @@ class RandomShift:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
-        shift = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=self.generator).float()
-        theta = torch.zeros(n, 2, 3)
-        theta[:, 0, 0] = theta[:, 1, 1] = 1.0
-        theta[:, 0, 2], theta[:, 1, 2] = shift[:, 0] * (2.0 / w), shift[:, 1] * (2.0 / h)
-        grid = F.affine_grid(theta.to(device=x.device, dtype=x.dtype), list(x.shape), align_corners=False)
-        return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        shift = torch.randint(-self.max_shift, self.max_shift + 1, (n, 2), generator=self.generator)
+        theta = torch.eye(2, 3).repeat(n, 1, 1)
+        theta[:, :, 2] = shift * torch.tensor([2.0 / w, 2.0 / h])
+        return _warp(x, theta)
 
 
 class RandomDistort(RandomShift):
-    """Handwriting-like distortions (the ``robust`` recipe): a random shift, rotation, scale, aspect and slant in one
-    ``affine_grid``; then a quarter of the images get thicker strokes (max-pool), a quarter thinner (min-pool), a
-    quarter a blur; all a little noise. Pooling and blurring keep a uniform background, normalized or not."""
+    """Handwriting-like distortions for the ``robust`` recipe: an affine warp, stroke width or blur, and noise."""
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
@@ -40,8 +35,7 @@ class RandomDistort(RandomShift):
         cos, sin = angle.cos(), angle.sin()
         theta = torch.stack([sx * cos, sx * (shear * cos - sin), u[:, 4] * self.max_shift * 2 / w,
                              sy * sin, sy * (shear * sin + cos), u[:, 5] * self.max_shift * 2 / h], 1).view(n, 2, 3)
-        grid = F.affine_grid(theta.to(device=x.device, dtype=x.dtype), list(x.shape), align_corners=False)
-        x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        x = _warp(x, theta)
         kind = ((u[:, 6] + 1) * 2).long().clamp(max=3).to(x.device).view(n, 1, 1, 1)  # 0..3, a quarter each
         x = torch.where(kind == 0, F.max_pool2d(x, 3, 1, 1), x)  # thicker strokes
         x = torch.where(kind == 1, -F.max_pool2d(-x, 2, 1, 1)[..., 1:, 1:], x)  # thinner strokes

@@ -1,6 +1,4 @@
 """Evaluation: loss and accuracy, predictions with (calibrated) probabilities, and the confusion matrix."""
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import torch
@@ -20,30 +18,17 @@ class EvalResult:
         return f"loss {self.loss:.4f}, accuracy {100 * self.accuracy:.2f} % on {self.count} images"
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
-
-
-def iter_batches(data, batch_size: int = 256):
-    """Yield (x, y) batches from an (x, y) tensor pair or from any iterable of batches (a DataLoader)."""
-    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
-        x, y = data
-        for i in range(0, len(x), batch_size):
-            yield x[i:i + batch_size], y[i:i + batch_size]
-    else:
-        yield from data
-
-
 @torch.no_grad()
 def predict_logits(model: nn.Module, data, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
-    """Logits and labels for every image in ``data``, on the CPU."""
-    device = _model_device(model)
+    """Logits and labels, on the CPU, for every image in ``data``: an (x, y) tensor pair or a DataLoader."""
+    if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
+        data = [(data[0][i:i + batch_size], data[1][i:i + batch_size]) for i in range(0, len(data[0]), batch_size)]
+    device = next(model.parameters(), torch.empty(0)).device  # a model without parameters runs on the CPU
     was_training = model.training
     model.eval()
     logits, labels = [], []
     try:
-        for x, y in iter_batches(data, batch_size):
+        for x, y in data:
             logits.append(model(x.to(device)).float().cpu())
             labels.append(y.cpu())
     finally:
@@ -56,9 +41,8 @@ def predict_logits(model: nn.Module, data, batch_size: int = 256) -> tuple[torch
 def evaluate(model: nn.Module, data, batch_size: int = 256) -> EvalResult:
     """Mean cross-entropy loss and accuracy of ``model`` on ``data`` ((x, y) tensors or a DataLoader)."""
     logits, labels = predict_logits(model, data, batch_size)
-    loss = F.cross_entropy(logits, labels).item()
     accuracy = (logits.argmax(1) == labels).float().mean().item()
-    return EvalResult(loss=loss, accuracy=accuracy, count=len(labels))
+    return EvalResult(F.cross_entropy(logits, labels).item(), accuracy, len(labels))
 
 
 @torch.no_grad()
@@ -78,8 +62,8 @@ def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, num_classes:
 
 
 def fit_temperature(model: nn.Module, data) -> float:
-    """Temperature scaling (Guo et al., 2017): the T for which softmax(logits / T) fits the labels of ``data`` (the
-    validation split) best. T > 1 softens an overconfident model, T < 1 sharpens a timid one; digits stay."""
+    """Temperature scaling (Guo et al., 2017): the T for which softmax(logits / T) best fits the labels of ``data``
+    (the validation split). T > 1 softens an overconfident model, T < 1 sharpens a timid one; digits stay."""
     logits, labels = predict_logits(model, data)
     log_t = torch.zeros(1, requires_grad=True)
     optimizer = torch.optim.LBFGS([log_t], lr=0.1, max_iter=200)
@@ -88,7 +72,5 @@ def fit_temperature(model: nn.Module, data) -> float:
         optimizer.zero_grad()
         (loss := F.cross_entropy(logits / log_t.exp(), labels)).backward()
         return loss
-
     optimizer.step(closure)
     return float(log_t.detach().exp())
-

@@ -1,23 +1,15 @@
-"""Turn a photo, scan or mouse drawing of one digit into a 28x28 MNIST-style image: files and the drawing pad's
-strokes alike go through ``prepare_digit``.
-
-MNIST digits are white on black, fitted into a 20x20 box that keeps the aspect ratio, and placed
-in a 28x28 frame so that their centre of mass sits in the middle. We do the same.
-"""
-from __future__ import annotations
-
+"""Turn a photo, scan or drawing-pad strokes of one digit into a 28x28 image made the way MNIST's digits were."""
 from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, ImageDraw, UnidentifiedImageError
 
 MAX_SIDE = 10_000  # refuse absurd images before decoding them into memory
 
 
 def load_digit_image(path) -> torch.Tensor:
     """Read one digit from a PNG/JPEG (any size, dark-on-light or light-on-dark) -> float [1, 28, 28] in [0, 1]."""
-    from PIL import Image, UnidentifiedImageError
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image {str(path)!r} does not exist; pass the path of a PNG or JPEG of one digit")
@@ -28,16 +20,13 @@ def load_digit_image(path) -> torch.Tensor:
                                  f"crop or shrink it to one digit under {MAX_SIDE} pixels a side")
             gray = np.asarray(img.convert("L"), dtype=np.float32) / 255.0
     except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise ValueError(f"image {str(path)!r} is not a readable image ({type(exc).__name__}); "
-                         "pass a PNG or JPEG of one digit") from None
+        raise ValueError(f"{str(path)!r} is not a readable image ({type(exc).__name__}); pass a PNG or JPEG") from None
     return prepare_digit(gray, name=str(path))
 
 
 def prepare_digit(gray, name: str = "image", *, size: int = 280, width: float = 20) -> torch.Tensor:
     """Normalize a grayscale array in [0, 1], or pen strokes (lists of (x, y) points on a ``size``-pixel square
     pad, drawn ``width`` pixels wide), into an MNIST-style [1, 28, 28] tensor."""
-    from PIL import Image, ImageDraw
-
     if not isinstance(gray, np.ndarray):  # strokes: draw them white on black, round pen
         draw = ImageDraw.Draw(pad := Image.new("L", (size, size), 0))
         for stroke in gray:
@@ -45,8 +34,7 @@ def prepare_digit(gray, name: str = "image", *, size: int = 280, width: float = 
             for x, y in stroke:
                 draw.ellipse((x - width / 2, y - width / 2, x + width / 2, y + width / 2), fill=255)
         gray = np.asarray(pad, dtype=np.float32) / 255.0
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(border))
+    background = float(np.median(np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])))  # the border
     if background > 0.5:  # light background: invert to MNIST's white-on-black
         gray, background = 1.0 - gray, 1.0 - background
     gray = np.clip(gray - background, 0.0, 1.0)  # paper grey or sensor noise becomes black
@@ -56,15 +44,14 @@ def prepare_digit(gray, name: str = "image", *, size: int = 280, width: float = 
     rows, cols = np.nonzero(gray > 0.2)
     crop = gray[rows.min(): rows.max() + 1, cols.min(): cols.max() + 1]
     h, w = crop.shape
-    scale = 20.0 / max(h, w)
+    scale = 20.0 / max(h, w)  # fit a 20x20 box, keeping the aspect ratio, in a 28x28 frame
     new_w, new_h = max(1, round(w * scale)), max(1, round(h * scale))
     small = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize((new_w, new_h), Image.LANCZOS),
                        dtype=np.float32) / 255.0
     canvas = np.zeros((28, 28), dtype=np.float32)
     top, left = (28 - new_h) // 2, (28 - new_w) // 2
     canvas[top:top + new_h, left:left + new_w] = small
-    # shift the centre of mass to the centre, as MNIST was made
-    ys, xs = np.indices(canvas.shape)
+    ys, xs = np.indices(canvas.shape)  # then move the centre of mass to the centre, as MNIST was made
     mass = canvas.sum()
     dy, dx = round(13.5 - (ys * canvas).sum() / mass), round(13.5 - (xs * canvas).sum() / mass)
     canvas = np.roll(canvas, (int(np.clip(dy, -top, 27 - top - new_h + 1)),

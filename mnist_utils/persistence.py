@@ -1,11 +1,4 @@
-"""Saving and loading models: three files, each written atomically (release 0.1's single ``.pth`` still loads).
-
-* ``mnist_model_state.pth``: a plain state dict; ``model.load_state_dict(torch.load(path, weights_only=True))``.
-* ``mnist_model.json`` beside it: name, hyperparameters, normalization and metrics, so ``load_model`` rebuilds it.
-* ``mnist_model_full.pth``: the whole pickled module, loaded only with ``trusted=True`` (unpickling can run code).
-"""
-from __future__ import annotations
-
+"""Saving and loading models: a state dict, its JSON card and the whole pickled module, each written atomically."""
 import json
 import pickle
 from dataclasses import dataclass, field
@@ -35,14 +28,12 @@ class Checkpoint:
     metrics: dict = field(default_factory=dict)
 
 
-def save_model(model: nn.Module, folder=".", *, normalize: str = "mnist", metrics: dict | None = None
-               ) -> tuple[Path, Path]:
+def save_model(model: nn.Module, folder=".", *, normalize="mnist", metrics: dict | None = None) -> tuple[Path, Path]:
     """Write the state file, its card and the whole-model file into ``folder``; return (whole-model, state) paths."""
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if getattr(model, "arch", None) is None:
-        raise ValueError("model has no .arch name, so load_model could not rebuild it; "
-                         "make it with mnist_utils.build_model(name, ...)")
+        raise ValueError("model has no .arch name for load_model to rebuild it; make it with mnist_utils.build_model")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"folder {str(folder)!r} is a file; pass a folder to save the model files in")
@@ -57,32 +48,28 @@ def save_model(model: nn.Module, folder=".", *, normalize: str = "mnist", metric
 
 
 def _torch_load(path: Path, *, trusted: bool = False):
-    """``torch.load`` to the CPU, refusing pickled objects unless ``trusted``; a damaged file is a clear ValueError."""
+    """``torch.load`` to the CPU, refusing pickled objects unless ``trusted``; a damaged file is a ValueError."""
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist; pass a file written by save_model or "
-                                "`python -m mnist_utils train`, or its folder")
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist; pass a file or folder from save_model")
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trusted)
+        return torch.load(path, map_location="cpu", weights_only=not trusted)  # weights_only never runs code
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as exc:
         if isinstance(exc, pickle.UnpicklingError) and not trusted:
             with open(path, "rb") as f:  # a class or function reference, or a raw pickle stream (PROTO opcode 0x80)
                 if "Unsupported global" in str(exc) or f.read(1) == b"\x80":
                     raise UntrustedCheckpointError(
-                        f"checkpoint {str(path)!r} holds pickled Python objects (for example a whole model saved "
-                        f"with torch.save(model)); loading it could run code from the file. Load {STATE_FILE} "
-                        "instead, or pass trusted=True only for a file you made yourself") from None
+                        f"checkpoint {str(path)!r} holds pickled Python objects, so loading it could run code from "
+                        f"the file. Load {STATE_FILE} instead, or pass trusted=True only for a file you made") from None
         raise ValueError(f"checkpoint {str(path)!r} is not a readable PyTorch file (truncated or corrupt: "
                          f"{type(exc).__name__}); save the model again or use another copy") from None
 
 
-def _read(path: Path) -> tuple[dict, dict]:
-    """A state file's weights and its card: inside it (release 0.1), else the JSON file beside it, else arch None."""
+def _read(path: Path) -> tuple[dict, dict]:  # a state file's weights and its card (arch None if there is none)
     saved = _torch_load(path)
     if isinstance(saved, dict) and saved.get("format") == "mnist_utils.state/1":  # release 0.1: the card inside
         return saved["state_dict"], {k: saved[k] for k in ("arch", "hparams", "normalize", "metrics")}
     if not (isinstance(saved, dict) and saved and all(isinstance(v, torch.Tensor) for v in saved.values())):
-        raise ValueError(f"checkpoint {str(path)!r} is not a state dict; pass the {STATE_FILE} written by "
-                         "save_model or `python -m mnist_utils train`")
+        raise ValueError(f"checkpoint {str(path)!r} is not a state dict; pass the {STATE_FILE} written by save_model")
     card_path = path.with_name(CARD_FILE) if path.name == STATE_FILE else path.with_suffix(".json")
     if not card_path.is_file():
         return saved, {"arch": None, "hparams": {}, "normalize": "mnist", "metrics": {}}
@@ -100,12 +87,10 @@ def load_checkpoint(path, *, model: nn.Module | str | None = None) -> Checkpoint
     path = Path(path) / STATE_FILE if Path(path).is_dir() else Path(path)
     weights, card = _read(path)
     if card["arch"] is None and model is None:
-        raise ValueError(f"checkpoint {str(path)!r} is a bare state dict with no {CARD_FILE} beside it to say "
-                         "which model it is; pass model='mlp' or 'cnn' (or a built model) to load it into")
+        raise ValueError(f"checkpoint {str(path)!r} has no {CARD_FILE} beside it; pass model='mlp' or 'cnn' to load it")
     asked = model if isinstance(model, str) else getattr(model, "arch", None)
     if card["arch"] is not None and asked is not None and asked.lower() != card["arch"]:
-        raise ValueError(f"checkpoint {str(path)!r} holds a {card['arch']!r} model, not {asked!r}; "
-                         f"pass model={card['arch']!r} or leave model unset")
+        raise ValueError(f"checkpoint {str(path)!r} holds a {card['arch']!r} model, not {asked!r}; leave model unset")
     if not isinstance(model, nn.Module):
         model = build_model(model or card["arch"], **card["hparams"])
     try:
@@ -118,12 +103,11 @@ def load_checkpoint(path, *, model: nn.Module | str | None = None) -> Checkpoint
 
 
 def load_full_model(path, *, trusted: bool = False) -> nn.Module:
-    """Load ``mnist_model_full.pth``: a whole pickled model. Needs ``trusted=True`` (unpickling runs code)."""
+    """Load a whole pickled model (``FULL_FILE``); only with ``trusted=True``, as unpickling can run code."""
     path = Path(path) / FULL_FILE if Path(path).is_dir() else Path(path)
     if trusted is not True and path.is_file():  # a missing file is reported as missing by _torch_load
-        raise UntrustedCheckpointError(
-            f"refusing to unpickle {str(path)!r}: a whole-model file can run any code when loaded. "
-            f"Load {STATE_FILE} with load_model() instead, or pass trusted=True only for a file you made yourself")
+        raise UntrustedCheckpointError(f"refusing to unpickle {str(path)!r}: it could run any code. Load {STATE_FILE} "
+                                       "with load_model() instead, or pass trusted=True only for a file you made")
     model = _torch_load(path, trusted=trusted is True)
     if not isinstance(model, nn.Module):
         raise ValueError(f"{str(path)!r} holds a {type(model).__name__}, not a whole model")  # noqa: TRY004 (bad data)
