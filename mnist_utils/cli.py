@@ -50,18 +50,17 @@ COMMANDS = {  # name: (what it does, its arguments as (flag, help, argparse sett
     ], ["--model mlp --epochs 10", "--model cnn --epochs 3 --json", "--model fast --out-dir runs/fast-seed1 --seed 1",
         "--model cnn --set schedule=onecycle --set label_smoothing=0.1"]),
     "grid": ("grid search as an Optuna study: resumable, parallel, optionally pruned", [
-        ("--grid", "KEY=V1,V2 per TrainConfig field (default: lr=0.001,0.0001 batch_size=64,128 optimizer=adam,sgd)",
-         {"nargs": "+", "metavar": "KEY=VALUES", "default": []}),
+        ("--grid", "TrainConfig fields and values (default: lr=0.001,0.0001 batch_size=64,128 optimizer=adam,sgd)",
+         {"nargs": "+", "metavar": "KEY=V1,V2", "default": []}),
         ("--model", "mlp or cnn (default: cnn)", {"default": "cnn"}),
-        ("--epochs", "passes over the training set per trial (default: 1)", {"type": _value, "default": 1}),
+        ("--epochs", "epochs per trial (default: 1)", {"type": _value, "default": 1}),
         ("--train-subset", "train on only this many images (default: all 55,000)", {"type": _value}),
         ("--val-size", "validation images that rank the trials (default: 5000)", {"type": _value, "default": 5000}),
         DATA_DIR, ("--storage", "database URL (default: sqlite:///runs/grid/grid_search.db)", {}),
-        ("--study", "study name in the storage (default: grid)", {"default": "grid"}),
-        ("--workers", "worker processes on this machine, sharing its cores (default: 1)", {"type": _value, "default": 1}),
-        ("--prune", "stop trials below the median validation accuracy at an epoch", {"action": "store_true"}), JSON,
-    ], ["--epochs 1 --workers 2", "--grid lr=0.01,0.05 optimizer=sgd --study sgd --prune --epochs 3",
-        "--storage postgresql://user:password@db-host/mnist --study seed-grid"]),
+        ("--study", "study name (default: grid)", {"default": "grid"}),
+        ("--workers", "processes sharing this machine's cores (default: 1)", {"type": _value, "default": 1}),
+        ("--prune", "stop a trial below the median validation accuracy after an epoch", {"action": "store_true"}), JSON,
+    ], ["--epochs 1 --workers 2", "--grid lr=0.01,0.05 optimizer=sgd --study sgd --epochs 3 --prune"]),
     "evaluate": ("test accuracy of a saved model on the 10,000 test images", [CHECKPOINT, DATA_DIR, JSON],
                  ["runs/cnn/mnist_model_state.pth", "runs/cnn --json"]),
     "predict": ("read digits from image files with a saved model",
@@ -161,16 +160,13 @@ def _predict(args) -> tuple[dict, str]:
 def _grid(args) -> tuple[dict, str]:
     from .grid_search import grid_search  # Optuna is imported for this command only
 
-    pairs = [item.partition("=") for item in args.grid]
-    if any(not sep or not key for key, sep, _ in pairs):
-        raise ValueError(f"--grid expects KEY=V1,V2 such as lr=0.001,0.0001, got {' '.join(args.grid)!r}")
-    grid = {key: [_value(v) for v in values.split(",")] for key, _, values in pairs} or None
-    mnist = data.load_mnist(args.data_dir, val_size=args.val_size, train_subset=args.train_subset)
-    table = grid_search(mnist, grid, model=args.model, epochs=args.epochs, storage=args.storage, study=args.study,
+    grid = {key: [_value(v) for v in values.split(",")] for key, _, values in (g.partition("=") for g in args.grid)}
+    table = grid_search(data.load_mnist(args.data_dir, val_size=args.val_size, train_subset=args.train_subset),
+                        grid or None, model=args.model, epochs=args.epochs, storage=args.storage, study=args.study,
                         workers=args.workers, prune=args.prune, verbose=not args.json)
-    best = table.iloc[0]
-    return ({"study": args.study, "trials": json.loads(table.to_json(orient="records"))},
-            f"{table.drop(columns='val_accs').to_string()}\nbest: {best.drop(['val_accs', 'number']).to_dict()}")
+    best = ", ".join(f"{key}={value}" for key, value in table.iloc[0][:list(table).index("state")].items())
+    text = f"{table.drop(columns='val_accs').to_string()}\nbest: {best}, val accuracy {100 * table['val_acc'][0]:.2f} %"
+    return {"study": args.study, "trials": json.loads(table.to_json(orient="records"))}, text
 
 
 def main(argv=None) -> int:
