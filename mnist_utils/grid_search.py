@@ -35,15 +35,16 @@ class Duplicate(Exception):
 
 
 def check_grid(grid, base: TrainConfig) -> dict:
-    """``grid`` (TrainConfig field -> list of values) with each value checked by TrainConfig."""
-    if not isinstance(grid, dict) or not grid or not all(isinstance(v, (list, tuple)) and v for v in grid.values()):
+    """``grid`` (TrainConfig field -> list of values, one value counting as a list of one) checked by TrainConfig."""
+    if not isinstance(grid, dict) or not grid or [] in grid.values() or () in grid.values():
         raise TypeError(f"grid must map settings to non-empty lists of values, e.g. {DEFAULT_GRID}, got {grid!r}")
     checked = {key: [] for key in grid}
-    for key, value in ((key, value) for key, values in grid.items() for value in values):
-        try:
-            checked[key].append(getattr(base.replace(**{key: value}), key))
-        except (TypeError, ValueError) as exc:
-            raise type(exc)(f"grid[{key!r}] holds a bad value {value!r}: {exc}") from None
+    for key, values in grid.items():
+        for value in values if isinstance(values, (list, tuple)) else [values]:
+            try:
+                checked[key].append(getattr(base.replace(**{key: value}), key))
+            except (TypeError, ValueError) as exc:
+                raise type(exc)(f"grid[{key!r}] holds a bad value {value!r}: {exc}") from None
     return checked
 
 

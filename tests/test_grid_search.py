@@ -85,12 +85,12 @@ def test_a_study_keeps_its_settings(tiny, url, count_fits):
         grid_search(tiny, {"lr": [1e-3, 3e-3]}, storage=url, **FIXED)
     grid_search(tiny, {"lr": [1e-3, 3e-3]}, storage=url, study="wider", **FIXED)
     assert len(count_fits) == 3
+    assert grid_search(tiny, {"lr": 3e-3}, storage=url, study="one", **FIXED)["lr"].tolist() == [3e-3]  # one value
 
 
 @pytest.mark.parametrize("grid, error, message", [
     ({"learning_rate": [1e-3]}, TypeError, r"grid\['learning_rate'\] holds a bad value 0.001: unknown training option"),
     ({"lr": []}, TypeError, "non-empty lists"),
-    ({"lr": 1e-3}, TypeError, "non-empty lists"),
     ({"lr": [1e-3, 0]}, ValueError, r"grid\['lr'\] holds a bad value 0: lr must be > 0"),
     ({"optimizer": ["adamw"]}, ValueError, r"grid\['optimizer'\] holds a bad value 'adamw': unknown optimizer"),
     ({"epochs": ["ten"]}, TypeError, "epochs must be a whole number, got 'ten'"),
