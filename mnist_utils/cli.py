@@ -49,6 +49,18 @@ COMMANDS = {  # name: (what it does, its arguments as (flag, help, argparse sett
          {"dest": "options", "action": "append", "default": [], "metavar": "KEY=VALUE"}),
     ], ["--model mlp --epochs 10", "--model cnn --epochs 3 --json", "--model fast --out-dir runs/fast-seed1 --seed 1",
         "--model cnn --set schedule=onecycle --set label_smoothing=0.1"]),
+    "grid": ("grid search as an Optuna study: resumable, parallel, optionally pruned", [
+        ("--grid", "TrainConfig fields and values (default: lr=0.001,0.0001 batch_size=64,128 optimizer=adam,sgd)",
+         {"nargs": "+", "metavar": "KEY=V1,V2", "default": []}),
+        ("--model", "mlp or cnn (default: cnn)", {"default": "cnn"}),
+        ("--epochs", "epochs per trial (default: 1)", {"type": _value, "default": 1}),
+        ("--train-subset", "train on only this many images (default: all 55,000)", {"type": _value}),
+        ("--val-size", "validation images that rank the trials (default: 5000)", {"type": _value, "default": 5000}),
+        DATA_DIR, ("--storage", "database URL (default: sqlite:///runs/grid/grid_search.db)", {}),
+        ("--study", "study name (default: grid)", {"default": "grid"}),
+        ("--workers", "processes sharing this machine's cores (default: 1)", {"type": _value, "default": 1}),
+        ("--prune", "stop a trial below the median validation accuracy after an epoch", {"action": "store_true"}), JSON,
+    ], ["--epochs 1 --workers 2", "--grid lr=0.01,0.05 optimizer=sgd --study sgd --epochs 3 --prune"]),
     "evaluate": ("test accuracy of a saved model on the 10,000 test images", [CHECKPOINT, DATA_DIR, JSON],
                  ["runs/cnn/mnist_model_state.pth", "runs/cnn --json"]),
     "predict": (f"read digits from image files with a saved model; 'unsure' below {UNSURE:.0%} (calibrated)",
@@ -160,10 +172,22 @@ def _predict(args) -> tuple[dict, str]:
     return {"checkpoint": args.checkpoint, "predictions": rows}, "\n".join(lines)
 
 
+def _grid(args) -> tuple[dict, str]:
+    from .grid_search import grid_search  # Optuna is imported for this command only
+
+    grid = {key: [_value(v) for v in values.split(",")] for key, _, values in (g.partition("=") for g in args.grid)}
+    table = grid_search(data.load_mnist(args.data_dir, val_size=args.val_size, train_subset=args.train_subset),
+                        grid or None, model=args.model, epochs=args.epochs, storage=args.storage, study=args.study,
+                        workers=args.workers, prune=args.prune, verbose=not args.json)
+    best = ", ".join(f"{key}={value}" for key, value in table.iloc[0][:list(table).index("state")].items())
+    text = f"{table.drop(columns='val_accs').to_string()}\nbest: {best}, val accuracy {100 * table['val_acc'][0]:.2f} %"
+    return {"study": args.study, "trials": json.loads(table.to_json(orient="records"))}, text
+
+
 def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        summary, text = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command](args)
+        summary, text = {"train": _train, "grid": _grid, "evaluate": _evaluate, "predict": _predict}[args.command](args)
         print(json.dumps(summary, default=list) if args.json else text)
         return 0
     except (ValueError, TypeError, OSError, TrainingDiverged) as exc:

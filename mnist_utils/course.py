@@ -33,8 +33,6 @@ class FigureSaver:
 def figure_saver(figure_dir=None, readme: bool = False) -> FigureSaver:
     """Figures go to ``figure_dir``, by default ``runs/notebooks/figures/`` (ignored by git); ``readme=True``
     (a notebook's ``WRITE_README_FIGURES``) writes them into ``img/``, the pictures the README shows."""
-    if isinstance(figure_dir, bool):  # the older figure_saver(SAVE_FIGURES, FIGURE_DIR), until 04 and 06 move over
-        figure_dir, readme = readme, False
     if check_bool("WRITE_README_FIGURES", readme, hint=" (papermill: -p WRITE_README_FIGURES True)"):
         figure_dir = PROJECT_ROOT / "img"
     return FigureSaver(output_folder(figure_dir, "runs/notebooks/figures", "FIGURE_DIR"))

@@ -57,7 +57,7 @@ def test_readme_commands_leave_a_fresh_clone_clean(tmp_path, data_dir, monkeypat
     cli("predict", "runs/mlp", digit)
     # a notebook at its default output folders, figures on
     papermill.execute_notebook(str(clone / "notebooks" / "01_exploration.ipynb"), str(tmp_path / "01.out.ipynb"),
-                               parameters={"SAVE_FIGURES": True}, cwd=str(clone / "notebooks"),
+                               cwd=str(clone / "notebooks"),
                                kernel_name="python3", progress_bar=False)
     assert (clone / "runs" / "notebooks" / "figures" / "samples.png").is_file()
 

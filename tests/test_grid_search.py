@@ -1,40 +1,38 @@
-"""grid_search: validation before training, one results line per finished trial, resuming after
-Ctrl-C, SIGKILL and a torn line. Real MNIST, 500 training images, one epoch of the MLP per trial."""
+"""grid_search as an Optuna study: every setting finished exactly once, through reruns, kill -9 and two workers;
+bad input refused before any trial. Real MNIST, a few hundred training images, one MLP epoch per trial."""
 from __future__ import annotations
 
-import json
+import collections
+import functools
+import sqlite3
 import subprocess
 import sys
-import textwrap
+import time
 
+import optuna
 import pytest
+import torch
+from optuna.trial import TrialState
 
-from mnist_utils import History, TrainingDiverged
 from mnist_utils import grid_search as gs
-from mnist_utils.grid_search import DEFAULT_GRID, grid_search, read_results
+from mnist_utils.grid_search import DEFAULT_GRID, grid_search
 
-GRID = {"lr": [1e-3, 1e-4], "optimizer": ["adam", "sgd"]}  # four quick trials
-FIXED = dict(model="mlp", epochs=1, batch_size=100, verbose=False)
+QUICK = {"lr": [1e-3, 1e-4], "optimizer": ["adam", "sgd"]}  # four quick settings
+FIXED = dict(model="mlp", epochs=1, batch_size=50, verbose=False, test=False)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # heartbeats
 
 
 @pytest.fixture(scope="module")
 def tiny(data_dir):
     from mnist_utils import load_mnist
 
-    return load_mnist(data_dir, train_subset=500, val_size=500, seed=0)
+    return load_mnist(data_dir, train_subset=300, val_size=300, seed=0)
 
 
-class TrialLog:
-    """A grid_search callback that records which trials trained (params of every epoch seen)."""
-
-    def __init__(self, stop_at: int | None = None):
-        self.trained: list[dict] = []
-        self.stop_at = stop_at
-
-    def __call__(self, params, history):
-        self.trained.append(params)
-        if self.stop_at is not None and len(self.trained) == self.stop_at:
-            raise KeyboardInterrupt
+@pytest.fixture
+def url(tmp_path):
+    return f"sqlite:///{tmp_path}/study.db"
 
 
 @pytest.fixture
@@ -50,199 +48,156 @@ def count_fits(monkeypatch):
     return calls
 
 
-def lines(path):
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def trials(url, study="grid", states=None):
+    return optuna.load_study(study_name=study, storage=url).get_trials(states=states)
 
 
-def test_default_grid_is_lr_batch_optimizer(tiny, tmp_path):
-    results = grid_search(tiny, model="mlp", epochs=1, verbose=False, results_file=tmp_path / "r.jsonl")
-    assert len(results) == 8
-    assert set(map(tuple, results[["lr", "batch_size", "optimizer"]].values.tolist())) == {
-        (lr, bs, opt) for lr in DEFAULT_GRID["lr"] for bs in DEFAULT_GRID["batch_size"]
-        for opt in DEFAULT_GRID["optimizer"]}
-    assert results["val_acc"].between(0.0, 1.0).all()
-    assert not results["resumed"].any()
-    # Adam at 1e-3 learns something in one epoch on 500 images; SGD at 1e-4 barely moves
-    best = results.sort_values("val_acc", ascending=False).iloc[0]
-    assert best["optimizer"] == "adam" and best["val_acc"] > 0.4
+def settings_count(url, keys, study="grid"):
+    """How many finished (COMPLETE or PRUNED) trials each setting has."""
+    return collections.Counter(tuple(t.params[k] for k in keys) for t in trials(url, study, FINISHED))
 
 
-def test_each_trial_is_written_as_it_finishes(tiny, tmp_path):
-    path = tmp_path / "results.jsonl"
-    seen_lines = []
-
-    def look_at_file(params, history):
-        seen_lines.append(len(path.read_text().splitlines()) if path.exists() else 0)
-
-    grid_search(tiny, GRID, results_file=path, callback=look_at_file, **FIXED)
-    # the callback of trial n runs before trial n is written, after trials 1..n-1 are
-    assert seen_lines == [0, 1, 2, 3]
-    records = lines(path)
-    assert [r["params"] for r in records] == [
-        {"lr": 1e-3, "optimizer": "adam"}, {"lr": 1e-3, "optimizer": "sgd"},
-        {"lr": 1e-4, "optimizer": "adam"}, {"lr": 1e-4, "optimizer": "sgd"}]
-    assert all(r["status"] == "finished" and 0 <= r["metrics"]["val_acc"] <= 1 for r in records)
-    assert records[0]["settings"]["config"]["epochs"] == 1
-    assert records[0]["settings"]["model"] == "mlp"
-    assert not list(tmp_path.glob(".*.tmp")), "temporary files left behind"
-
-
-def test_rerun_skips_finished_trials(tiny, tmp_path, count_fits):
-    path = tmp_path / "results.jsonl"
-    first = grid_search(tiny, GRID, results_file=path, **FIXED)
-    assert len(count_fits) == 4
-    log = TrialLog()
-    again = grid_search(tiny, GRID, results_file=path, callback=log, **FIXED)
-    assert len(count_fits) == 4 and log.trained == []  # nothing trained the second time
-    assert again["resumed"].all()
-    assert again["val_acc"].tolist() == first["val_acc"].tolist()
-    assert len(lines(path)) == 4
+def test_default_grid_is_a_study_that_reads_back_plainly(tiny, url, count_fits):
+    table = grid_search(tiny, storage=url, **{**FIXED, "test": True})
+    assert len(count_fits) == 8 and len(table) == 8 and set(table["state"]) == {"COMPLETE"}
+    assert settings_count(url, DEFAULT_GRID) == {(lr, bs, opt): 1 for lr in DEFAULT_GRID["lr"]
+                                                 for bs in DEFAULT_GRID["batch_size"] for opt in DEFAULT_GRID["optimizer"]}
+    study = optuna.load_study(study_name="grid", storage=url)
+    assert all(set(t.params) == {"lr", "batch_size", "optimizer"} for t in study.trials)  # TrainConfig's names
+    frame = study.trials_dataframe()
+    assert {"params_lr", "params_batch_size", "params_optimizer", "user_attrs_val_accs", "user_attrs_test_acc",
+            "user_attrs_seconds", "user_attrs_config"} <= set(frame.columns)
+    first = study.trials[0]
+    assert first.user_attrs["config"]["epochs"] == 1 and first.user_attrs["config"]["lr"] == first.params["lr"]
+    assert len(first.user_attrs["val_accs"]) == 1 and first.intermediate_values == {1: first.value}
+    assert table["val_acc"].is_monotonic_decreasing and table["test_acc"].between(0, 1).all()
+    assert table["seconds"].gt(0).all()
+    assert table.iloc[0]["optimizer"] == "adam" and table.iloc[0]["val_acc"] > 0.3  # Adam learns in one epoch
+    again = grid_search(tiny, storage=url, **{**FIXED, "test": True})  # the same search again: nothing trains
+    assert len(count_fits) == 8 and again.equals(table) and len(trials(url)) == 8
 
 
-def test_a_changed_fixed_setting_is_a_new_trial(tiny, tmp_path, count_fits):
-    path = tmp_path / "results.jsonl"
-    grid_search(tiny, {"lr": [1e-3]}, results_file=path, **FIXED)
-    grid_search(tiny, {"lr": [1e-3]}, results_file=path, **{**FIXED, "epochs": 2})
-    grid_search(tiny, {"lr": [1e-3]}, results_file=path, **FIXED, hparams={"dropout": 0.5})
+def test_a_study_keeps_its_settings(tiny, url, count_fits):
+    grid_search(tiny, {"lr": [1e-3]}, storage=url, **FIXED)
+    with pytest.raises(ValueError, match=r"study 'grid' was run with other epochs; name a new study"):
+        grid_search(tiny, {"lr": [1e-3]}, storage=url, **{**FIXED, "epochs": 2})
+    with pytest.raises(ValueError, match="run with other grid"):  # GridSampler's grid is fixed for a study
+        grid_search(tiny, {"lr": [1e-3, 3e-3]}, storage=url, **FIXED)
+    grid_search(tiny, {"lr": [1e-3, 3e-3]}, storage=url, study="wider", **FIXED)
     assert len(count_fits) == 3
-    # a grown grid trains only the new combinations
-    results = grid_search(tiny, {"lr": [1e-3, 3e-3]}, results_file=path, **FIXED)
-    assert len(count_fits) == 4
-    assert results["resumed"].tolist() == [True, False]
-
-
-def test_keyboard_interrupt_then_resume(tiny, tmp_path):
-    path = tmp_path / "results.jsonl"
-    with pytest.raises(KeyboardInterrupt):
-        grid_search(tiny, GRID, results_file=path, callback=TrialLog(stop_at=3), **FIXED)
-    # trials 1 and 2 finished; trial 3 was interrupted in its only epoch, before it was written
-    assert [r["params"] for r in lines(path)] == [{"lr": 1e-3, "optimizer": "adam"}, {"lr": 1e-3, "optimizer": "sgd"}]
-    log = TrialLog()
-    results = grid_search(tiny, GRID, results_file=path, callback=log, **FIXED)
-    assert log.trained == [{"lr": 1e-4, "optimizer": "adam"}, {"lr": 1e-4, "optimizer": "sgd"}]
-    assert results["resumed"].tolist() == [True, True, False, False]
-    assert len(lines(path)) == 4
-
-
-CHILD = """
-import os, signal, sys
-from mnist_utils import load_mnist
-from mnist_utils.grid_search import grid_search
-
-data = load_mnist(sys.argv[1], train_subset=500, val_size=500, seed=0)
-mode = sys.argv[3]
-if mode == "in-write":
-    # die inside the second write: the temporary file is complete, the rename has not happened
-    real_replace, writes = os.replace, []
-    def replace_then_die(src, dst):
-        writes.append(dst)
-        if len(writes) == 2:
-            os.kill(os.getpid(), signal.SIGKILL)
-        real_replace(src, dst)
-    os.replace = replace_then_die
-    callback = None
-else:
-    # die in the middle of the third trial
-    seen = []
-    def callback(params, history):
-        seen.append(params)
-        if len(seen) == 3:
-            os.kill(os.getpid(), signal.SIGKILL)
-grid_search(data, {"lr": [1e-3, 1e-4], "optimizer": ["adam", "sgd"]}, model="mlp", epochs=1,
-            batch_size=100, results_file=sys.argv[2], callback=callback, verbose=False)
-"""
-
-
-@pytest.mark.parametrize("mode, finished", [("mid-trial", 2), ("in-write", 1)])
-def test_sigkill_then_resume(tiny, tmp_path, data_dir, mode, finished):
-    path = tmp_path / "results.jsonl"
-    child = subprocess.run([sys.executable, "-c", textwrap.dedent(CHILD), str(data_dir), str(path), mode],
-                           capture_output=True, text=True, timeout=120)
-    assert child.returncode == -9, child.stderr  # it really was killed, not finished
-    assert len(lines(path)) == finished  # every line that is there is whole
-    log = TrialLog()
-    results = grid_search(tiny, GRID, results_file=path, callback=log, **FIXED)
-    assert len(log.trained) == 4 - finished
-    assert results["resumed"].sum() == finished
-    assert len(lines(path)) == 4
-
-
-def test_torn_last_line_is_ignored_with_a_warning(tiny, tmp_path, count_fits):
-    path = tmp_path / "results.jsonl"
-    grid_search(tiny, GRID, results_file=path, **FIXED)
-    whole = path.read_text().splitlines()
-    # what a killed plain append leaves: two whole lines, then half of the third, no newline
-    path.write_text(whole[0] + "\n" + whole[1] + "\n" + whole[2][: len(whole[2]) // 2])
-    with pytest.warns(UserWarning, match=r"unreadable line\(s\) \[3\]"):
-        assert len(read_results(path)) == 2
-    with pytest.warns(UserWarning, match="unreadable"):
-        results = grid_search(tiny, GRID, results_file=path, **FIXED)
-    assert len(count_fits) == 4 + 2  # trials 3 and 4 ran again, 1 and 2 did not
-    assert results["resumed"].tolist() == [True, True, False, False]
-    assert len(lines(path)) == 4  # the torn line is gone, the file is whole again
-
-
-def test_garbage_and_foreign_lines_are_ignored(tiny, tmp_path):
-    path = tmp_path / "results.jsonl"
-    path.write_text('not json\n{"a": 1}\n[1, 2]\n\n')
-    with pytest.warns(UserWarning, match=r"\[1, 2, 3\]"):
-        results = grid_search(tiny, {"lr": [1e-3]}, results_file=path, **FIXED)
-    assert results["resumed"].tolist() == [False]
-    assert len(lines(path)) == 1
+    assert grid_search(tiny, {"lr": 3e-3}, storage=url, study="one", **FIXED)["lr"].tolist() == [3e-3]  # one value
 
 
 @pytest.mark.parametrize("grid, error, message", [
-    ({"learning_rate": [1e-3]}, ValueError, "unknown grid key 'learning_rate'"),
-    ({"lr": []}, ValueError, r"grid\['lr'\] is empty"),
+    ({"learning_rate": [1e-3]}, TypeError, r"grid\['learning_rate'\] holds a bad value 0.001: unknown training option"),
+    ({"lr": []}, TypeError, "non-empty lists"),
     ({"lr": [1e-3, 0]}, ValueError, r"grid\['lr'\] holds a bad value 0: lr must be > 0"),
-    ({"optimizer": "adamw"}, ValueError, "unknown optimizer 'adamw'"),
+    ({"optimizer": ["adamw"]}, ValueError, r"grid\['optimizer'\] holds a bad value 'adamw': unknown optimizer"),
     ({"epochs": ["ten"]}, TypeError, "epochs must be a whole number, got 'ten'"),
-    ({"batch_size": [64, 64.0]}, ValueError, "same value twice"),
+    ({"nesterov": [True], "optimizer": ["adam", "sgd"]}, ValueError, "nesterov=True needs optimizer='sgd'"),
     ({"batch_size": [64, 1000]}, ValueError, "batch_size 1000 is larger than the training set"),
-    ({}, TypeError, "grid must be a non-empty dict"),
-    ([("lr", [1e-3])], TypeError, "grid must be a non-empty dict"),
+    ([("lr", [1e-3])], TypeError, "grid must map settings"),
 ])
-def test_bad_grid_fails_before_training(tiny, tmp_path, count_fits, grid, error, message):
-    path = tmp_path / "results.jsonl"
+def test_a_bad_grid_fails_before_any_trial(tiny, tmp_path, count_fits, grid, error, message):
     with pytest.raises(error, match=message):
-        grid_search(tiny, grid, results_file=path, **FIXED)
-    assert count_fits == [] and not path.exists()
+        grid_search(tiny, grid, storage=f"sqlite:///{tmp_path}/study.db", **FIXED)
+    assert count_fits == [] and not (tmp_path / "study.db").exists()
 
 
-def test_bad_model_or_data_fails_before_training(tiny, count_fits):
-    with pytest.raises(ValueError, match="unknown model 'resnet'"):
-        grid_search(tiny, GRID, model="resnet", epochs=1, verbose=False)
-    with pytest.raises(TypeError, match="no hyperparameter width"):
-        grid_search(tiny, GRID, model="mlp", hparams={"width": 3}, epochs=1, verbose=False)
-    with pytest.raises(TypeError, match="unknown training option"):
-        grid_search(tiny, GRID, model="mlp", epochs=1, verbose=False, learning_rate=0.1)
-    with pytest.raises(TypeError, match="MnistData"):
-        grid_search(tiny.train, GRID, model="mlp", epochs=1, verbose=False)
+@pytest.mark.parametrize("storage", ["nosuchdb://host/db", "postgresql://user:pw@127.0.0.1:9/mnist", "runs/grid.db"])
+def test_a_bad_storage_url_fails_before_any_trial(tiny, count_fits, storage):
+    with pytest.raises(ValueError, match=rf"cannot open storage '{storage}': .*; use sqlite:///FILE"):
+        grid_search(tiny, QUICK, storage=storage, **FIXED)
     assert count_fits == []
 
 
-def test_model_by_name_cnn(tiny, tmp_path):
-    results = grid_search(tiny, {"lr": [1e-3]}, model="cnn", epochs=1, batch_size=50,
-                          results_file=tmp_path / "r.jsonl", verbose=False)
-    assert results["status"].tolist() == ["finished"] and results["val_acc"][0] > 0.5
-    assert lines(tmp_path / "r.jsonl")[0]["settings"]["model"] == "cnn"
+def test_pruning_stops_hopeless_settings_and_marks_them(tiny, url):
+    table = grid_search(tiny, storage=url, prune=True, **{**FIXED, "epochs": 2})
+    pruned = table[table["state"] == "PRUNED"]
+    assert len(pruned) >= 2 and set(pruned["optimizer"]) == {"sgd"}, table  # SGD at these rates barely moves
+    assert pruned["epochs"].eq(1).all() and table[table["state"] == "COMPLETE"]["epochs"].eq(2).all()
+    assert set(table[table["optimizer"] == "adam"]["state"]) == {"COMPLETE"}
+    assert settings_count(url, DEFAULT_GRID) == dict.fromkeys(settings_count(url, DEFAULT_GRID), 1)
+    assert len(settings_count(url, DEFAULT_GRID)) == 8
 
 
-def test_a_diverged_trial_is_recorded_not_ranked_not_retried(tiny, tmp_path, monkeypatch):
-    real_fit = gs.fit
+def test_a_duplicate_draw_is_failed_not_trained(tiny, url, count_fits):
+    grid_search(tiny, QUICK, storage=url, **FIXED)
+    # what parallel workers can meet: GridSampler draws a setting another trial already has
+    study = optuna.load_study(study_name="grid", storage=url, sampler=optuna.samplers.GridSampler(QUICK, 0))
+    objective = functools.partial(gs._trial, data=tiny, model="mlp", hparams=None, base=gs.TrainConfig(epochs=1),
+                                  grid=QUICK, test=False, device=None, verbose=False)
+    for _ in range(2):
+        study.optimize(objective, n_trials=1, catch=(gs.Duplicate,))
+    assert len(count_fits) == 4
+    assert [t.state for t in study.trials[4:]] == [TrialState.FAIL] * 2
 
-    def fit_that_diverges_at_high_lr(model, data, config, **kwargs):
-        if config.lr > 1:
-            partial = History(train_loss=[2.3], val_loss=[2.3], val_acc=[0.11], seconds=[0.1])
-            raise TrainingDiverged("the loss became nan", partial)
-        return real_fit(model, data, config, **kwargs)
 
-    monkeypatch.setattr(gs, "fit", fit_that_diverges_at_high_lr)
-    path = tmp_path / "results.jsonl"
-    results = grid_search(tiny, {"lr": [1e-3, 5.0]}, results_file=path, **FIXED)
-    assert results["status"].tolist() == ["finished", "diverged"]
-    assert results["val_acc"].isna().tolist() == [False, True]
-    assert results.sort_values("val_acc", ascending=False)["lr"].iloc[0] == 1e-3
-    log = TrialLog()
-    grid_search(tiny, {"lr": [1e-3, 5.0]}, results_file=path, callback=log, **FIXED)
-    assert log.trained == []
+def test_two_workers_share_the_grid(tiny, url):
+    grid = {"lr": [1e-3, 1e-4], "batch_size": [50, 100], "optimizer": ["adam", "sgd"]}  # 8 settings
+    table = grid_search(tiny, grid, storage=url, workers=2, **{**FIXED, "epochs": 2})
+    assert len(table) == 8 and settings_count(url, grid) == dict.fromkeys(settings_count(url, grid), 1)
+    assert len(settings_count(url, grid)) == 8
+    done = trials(url, states=FINISHED)
+    assert len({t.user_attrs["worker"] for t in done}) == 2, "both worker processes ran trials"
+    assert {t.user_attrs["config"]["threads"] for t in done} == {max(1, torch.get_num_threads() // 2)}
+    assert not trials(url, states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+# The CLI in a child process, with a short grace period so that a killed trial is taken up within seconds.
+CLI = "import sys; import mnist_utils.grid_search as g; g.GRACE = 3; from mnist_utils.cli import main; sys.exit(main())"
+
+
+def cli(data_dir, url, *extra):
+    return [sys.executable, "-c", CLI, "grid", "--model", "mlp", "--train-subset", "2000", "--val-size", "300",
+            "--grid", "lr=0.001,0.0001", "optimizer=adam,sgd", "--storage", url, "--data-dir", str(data_dir), *extra]
+
+
+RUNNING_IN = """SELECT number, value_json FROM trials JOIN trial_user_attributes USING (trial_id)
+                WHERE state = 'RUNNING' AND key = 'worker'"""
+
+
+def kill_when_running(process, db, finished_first: int) -> int:
+    """SIGKILL ``process`` once ``finished_first`` trials are COMPLETE and one of its own is RUNNING (training);
+    return that trial's number."""
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            with sqlite3.connect(db) as connection:
+                complete = connection.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
+                running = [n for n, worker in connection.execute(RUNNING_IN) if worker.endswith(f':{process.pid}"')]
+        except sqlite3.OperationalError:  # the tables are not there yet
+            complete, running = 0, []
+        if running and complete >= finished_first:
+            process.kill()
+            process.wait()
+            return running[0]
+        time.sleep(0.02)
+    pytest.fail(f"no trial was seen running (exit code {process.poll()}): {process.communicate()[1]}")
+
+
+def test_kill_9_mid_trial_then_the_same_command_again(data_dir, tmp_path):
+    url = f"sqlite:///{tmp_path}/study.db"
+    first = subprocess.Popen(cli(data_dir, url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    killed = kill_when_running(first, tmp_path / "study.db", finished_first=1)
+    assert first.returncode == -9
+    before = {t.number: t.datetime_complete for t in trials(url, states=FINISHED)}
+    again = subprocess.run(cli(data_dir, url), capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert settings_count(url, QUICK) == {(lr, opt): 1 for lr in QUICK["lr"] for opt in QUICK["optimizer"]}
+    after = {t.number: t.datetime_complete for t in trials(url, states=FINISHED)}
+    assert before and all(after[n] == when for n, when in before.items()), "finished trials were not run again"
+    assert trials(url)[killed].state == TrialState.FAIL  # its heartbeat stopped; a later trial ran it again
+    assert not trials(url, states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+def test_another_worker_takes_up_a_killed_workers_trial(data_dir, tmp_path):
+    url = f"sqlite:///{tmp_path}/study.db"
+    survivor = subprocess.Popen(cli(data_dir, url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    victim = subprocess.Popen(cli(data_dir, url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    killed = kill_when_running(victim, tmp_path / "study.db", finished_first=0)
+    _, err = survivor.communicate(timeout=120)
+    assert survivor.returncode == 0, err
+    assert trials(url)[killed].state == TrialState.FAIL
+    assert settings_count(url, QUICK) == {(lr, opt): 1 for lr in QUICK["lr"] for opt in QUICK["optimizer"]}
+    assert not trials(url, states=(TrialState.RUNNING, TrialState.WAITING))

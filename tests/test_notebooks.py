@@ -98,6 +98,3 @@ def test_notebook_outputs_default_to_runs_at_the_root(monkeypatch, tmp_path):
         figure_saver(None, readme="False")
     with pytest.raises(TypeError, match="FIGURE_DIR must be a folder path"):
         figure_saver(3)
-    # the older call figure_saver(SAVE_FIGURES, FIGURE_DIR), while 04 and 06 move over, never writes into img/
-    assert figure_saver(True, None).folder == ROOT / "runs" / "notebooks" / "figures"
-    assert figure_saver(True, tmp_path / "old").folder == tmp_path / "old"

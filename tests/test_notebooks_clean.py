@@ -125,7 +125,7 @@ def test_one_parameters_cell_with_the_knobs(name):
     assert not missing, f"{name}: the parameters cell does not set {sorted(missing)}"
     # MNIST is found by the package's resolver, and the committed figures in img/ are only written on request
     assert values["DATA_DIR"] is None and values["FIGURE_DIR"] is None
-    assert values.get("WRITE_README_FIGURES", False) is False and "SAVE_FIGURES" not in values or name == "04_grid_search"
+    assert values["WRITE_README_FIGURES"] is False and "SAVE_FIGURES" not in values
 
 
 def code_trees(nb):
