@@ -1,21 +1,12 @@
-"""``TrainConfig``, every training knob in one place, and ``History``, what a run records per epoch.
-
-A ``TrainConfig`` checks its own fields when it is made, so a bad value from a notebook, the command line,
-the panel or the grid search stops here, before any data is loaded, with a message naming the field.
-"""
-from __future__ import annotations
-
+"""``TrainConfig``: every training knob, checked when made, before any data is loaded; ``History``: what a run records."""
 import dataclasses
-from dataclasses import dataclass, field
 
 from .validation import check_bool, check_choice, check_float, check_int
 
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "onecycle")
 UNIT = {"at_least": 0, "below": 1}  # [0, 1): momentum, betas, label smoothing
 
 
-@dataclass
+@dataclasses.dataclass
 class TrainConfig:
     epochs: int = 10
     batch_size: int = 64
@@ -35,7 +26,7 @@ class TrainConfig:
     threads: int | None = None  # CPU threads for this run (None: torch's default)
     seed: int = 0  # fixes the initial weights, the batch order and the augmentation
 
-    def __post_init__(self):  # each field checked once, here, whoever made the config
+    def __post_init__(self):  # here, so every way of making a config (notebook, CLI, panel, grid) is checked
         for name, low, high, example in (("epochs", 1, None, 10), ("batch_size", 1, None, 64), ("augment", 0, 8, 2),
                                          ("seed", 0, None, 0), ("threads", 1, None, 2)):
             if getattr(self, name) is not None or name != "threads":  # threads=None: torch's own default
@@ -44,8 +35,8 @@ class TrainConfig:
                                       ("weight_decay", 0.0, {"at_least": 0}), ("label_smoothing", 0.1, UNIT),
                                       ("pct_start", 0.3, {"above": 0, "below": 1})):
             setattr(self, name, check_float(name, getattr(self, name), example=example, **bounds))
-        self.optimizer = check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        self.schedule = check_choice("schedule", self.schedule, SCHEDULES)
+        self.optimizer = check_choice("optimizer", self.optimizer, ("adam", "sgd"))
+        self.schedule = check_choice("schedule", self.schedule, ("constant", "onecycle"))
         if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
             raise TypeError(f"betas must be two numbers in [0, 1) such as (0.9, 0.999), got {self.betas!r}")
         self.betas = tuple(check_float(f"betas[{i}]", b, example=0.9, **UNIT) for i, b in enumerate(self.betas))
@@ -54,42 +45,35 @@ class TrainConfig:
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; drop nesterov or use SGD")
 
-    def replace(self, **changes) -> TrainConfig:
-        """A copy with ``changes`` applied (and checked); an unknown name is an error, not ignored."""
+    def replace(self, **changes) -> "TrainConfig":
         names = {f.name for f in dataclasses.fields(self)}
-        unknown = sorted(set(changes) - names)
-        if unknown:
+        if unknown := sorted(set(changes) - names):
             raise TypeError(f"unknown training option {', '.join(unknown)}; valid: {', '.join(sorted(names))}")
         return dataclasses.replace(self, **changes)
 
 
-@dataclass
+@dataclasses.dataclass
 class History:
-    """Per-epoch metrics (validation lists stay empty without a validation split), plus per-batch loss and
-    learning rate for curves finer than one point an epoch."""
-
-    train_loss: list[float] = field(default_factory=list)
-    val_loss: list[float] = field(default_factory=list)
-    val_acc: list[float] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    batch_loss: list[float] = field(default_factory=list)
-    batch_lr: list[float] = field(default_factory=list)
+    train_loss: list[float] = dataclasses.field(default_factory=list)
+    val_loss: list[float] = dataclasses.field(default_factory=list)
+    val_acc: list[float] = dataclasses.field(default_factory=list)
+    seconds: list[float] = dataclasses.field(default_factory=list)
+    batch_loss: list[float] = dataclasses.field(default_factory=list)
+    batch_lr: list[float] = dataclasses.field(default_factory=list)
     stopped_early: bool = False
+
+    to_dict = dataclasses.asdict
 
     @property
     def epochs(self) -> int:
         return len(self.train_loss)
 
-    def record(self, train_loss: float, val, seconds: float) -> None:
-        """Add one epoch: its mean training loss, its validation ``EvalResult`` (or None) and its duration."""
+    def record(self, train_loss: float, val_result, seconds: float) -> None:
         self.train_loss.append(train_loss)
-        if val is not None:
-            self.val_loss.append(val.loss)
-            self.val_acc.append(val.accuracy)
+        if val_result is not None:  # an EvalResult; None without a validation split
+            self.val_loss.append(val_result.loss)
+            self.val_acc.append(val_result.accuracy)
         self.seconds.append(seconds)
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
 
 
 class TrainingDiverged(RuntimeError):

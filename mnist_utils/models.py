@@ -1,9 +1,5 @@
-"""The networks: the historical ``MLP`` and ``CNN`` (notebooks 02 and 03 write them out), ``FastNet`` and
-``BestNet`` of the speed recipes, and ``build_model``, which makes one by name and records ``model.arch`` and
-``model.hparams`` so that a saved model can be rebuilt. Each constructor checks its own hyperparameters.
-"""
-from __future__ import annotations
-
+"""The networks: ``MLP`` and the historical ``CNN`` (notebooks 02 and 03), ``FastNet`` and ``BestNet`` of the speed
+recipes, and ``build_model``, which records ``model.arch`` and ``model.hparams`` so a saved model can be rebuilt."""
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -18,12 +14,9 @@ class MLP(nn.Module):
         super().__init__()
         h1, h2 = check_sizes("hidden", hidden, 2)
         dropout = check_float("dropout", dropout, at_least=0.0, below=1.0, example=0.2)
-        self.net = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(28 * 28, h1), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(h1, h2), nn.ReLU(), nn.Dropout(dropout),
-            nn.Linear(h2, 10),
-        )
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, h1), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(h1, h2), nn.ReLU(), nn.Dropout(dropout),
+                                 nn.Linear(h2, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -34,24 +27,17 @@ class CNN(nn.Module):
 
     def __init__(self):
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),   # 1x28x28 -> 32x28x28
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),  # -> 64x28x28
-            nn.MaxPool2d(2),                             # -> 64x14x14
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),                                # -> 12544
-            nn.Linear(64 * 14 * 14, 128), nn.ReLU(),
-            nn.Linear(128, 10),
-        )
+        self.features = nn.Sequential(nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(),   # 1x28x28 -> 32x28x28
+                                      nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(),  # -> 64x28x28
+                                      nn.MaxPool2d(2))                             # -> 64x14x14
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * 14 * 14, 128), nn.ReLU(), nn.Linear(128, 10))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
 
 class FastNet(nn.Module):
-    """The ``fast`` recipe's small CNN (16/32 channels, fc 256). Pooling before the ReLU gives the same result as
-    after it (both are monotone) on a quarter of the pixels."""
+    """The ``fast`` recipe's small CNN. Pooling before the ReLU gives the same result (both are monotone) for less work."""
 
     def __init__(self, channels=(16, 32), fc: int = 256):
         super().__init__()
@@ -79,35 +65,26 @@ class BestNet(nn.Module):
     def __init__(self, widths=(32, 64, 128)):
         super().__init__()
         w1, w2, w3 = check_sizes("widths", widths, 3)
-        self.features = nn.Sequential(
-            conv_bn(1, w1), conv_bn(w1, w1), nn.MaxPool2d(2),
-            conv_bn(w1, w2), conv_bn(w2, w2), nn.MaxPool2d(2),
-            conv_bn(w2, w3), nn.MaxPool2d(2),
-        )
+        self.features = nn.Sequential(conv_bn(1, w1), conv_bn(w1, w1), nn.MaxPool2d(2),
+                                      conv_bn(w1, w2), conv_bn(w2, w2), nn.MaxPool2d(2),
+                                      conv_bn(w2, w3), nn.MaxPool2d(2))
         self.classifier = nn.Linear(w3 * 3 * 3, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x).permute(0, 2, 3, 1).flatten(1))  # see FastNet.forward
 
 
-# name -> (class, default hyperparameters)
-MODELS: dict[str, tuple[type[nn.Module], dict]] = {
-    "mlp": (MLP, {"hidden": (256, 128), "dropout": 0.0}),
-    "cnn": (CNN, {}),
-    "fast": (FastNet, {"channels": (16, 32), "fc": 256}),
-    "best": (BestNet, {"widths": (32, 64, 128)}),
-}
+MODELS = {"mlp": (MLP, {"hidden": (256, 128), "dropout": 0.0}), "cnn": (CNN, {}),  # name -> (class, defaults)
+          "fast": (FastNet, {"channels": (16, 32), "fc": 256}), "best": (BestNet, {"widths": (32, 64, 128)})}
 
 
 def build_model(name: str, **hparams) -> nn.Module:
-    """Build a model by name (``"mlp"``, ``"cnn"``, ``"fast"``, ``"best"``); unknown hyperparameters are refused."""
     name = check_choice("model", name, MODELS)
     cls, defaults = MODELS[name]
-    unknown = sorted(set(hparams) - set(defaults))
-    if unknown:
-        allowed = ", ".join(sorted(defaults)) or "none"
-        raise TypeError(f"model {name!r} takes no hyperparameter {', '.join(unknown)}; allowed: {allowed}")
-    merged = {**defaults, **{k: v for k, v in hparams.items() if v is not None}}
+    if unknown := sorted(set(hparams) - set(defaults)):
+        raise TypeError(f"model {name!r} takes no hyperparameter {', '.join(unknown)}; "
+                        f"allowed: {', '.join(sorted(defaults)) or 'none'}")
+    merged = {**defaults, **{k: v for k, v in hparams.items() if v is not None}}  # None: the default
     model = cls(**merged)
     model.arch = name
     model.hparams = {k: tuple(v) if isinstance(v, list) else v for k, v in merged.items()}  # JSON gives lists

@@ -1,35 +1,26 @@
-"""The training loop: ``train_one_epoch`` is the canonical PyTorch loop (notebook 02 builds it in the open); ``fit``
-runs it with an optimizer and schedule from ``torch.optim`` and records a ``History``."""
-from __future__ import annotations
-
+"""The training loop: ``train_one_epoch``, the canonical PyTorch loop of notebook 02, and ``fit``, which runs it."""
 import math
 import os
-import random
 import sys
 import time
-from contextlib import contextmanager, nullcontext
-from functools import partial
+from contextlib import ExitStack, nullcontext
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
 from .augment import RandomDistort, RandomShift
 from .config import History, TrainConfig, TrainingDiverged
-from .data import MnistData, TensorBatches
+from .data import TensorBatches
 from .evaluate import evaluate
 from .models import build_model
 
 
 def select_device(device: str | torch.device | None = None) -> torch.device:
     """CUDA, then Apple's MPS, then the CPU, unless a device is named; a named device must exist."""
-    mps = getattr(torch.backends, "mps", None)
-    has = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": bool(mps and mps.is_available())}
-    if device is None or device == "auto":
-        return torch.device(next(kind for kind in ("cuda", "mps", "cpu") if has[kind]))
+    has = {"cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available(), "cpu": True}
     try:
-        device = torch.device(device)
+        device = torch.device(next(kind for kind in has if has[kind]) if device in (None, "auto") else device)
     except (RuntimeError, TypeError):
         raise ValueError(f"unknown device {device!r}; use 'cpu', 'cuda', 'mps' or None to pick automatically") from None
     if not has.get(device.type, True):
@@ -39,40 +30,24 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch (all devices) so a CPU run repeats exactly."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)  # every device; the package draws no Python or NumPy random numbers
 
 
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 natively (elsewhere it is emulated, slower than float32)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
-    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper().startswith(("AVX2", "AVX", "SSE")):  # capped: no bf16 kernels
-        return False
+    capped = os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper().startswith(("AVX2", "AVX", "SSE"))  # no bf16 kernels
     cpuinfo = Path("/proc/cpuinfo")
-    flags = cpuinfo.read_text() if device.type == "cpu" and cpuinfo.is_file() else ""
+    flags = cpuinfo.read_text() if device.type == "cpu" and cpuinfo.is_file() and not capped else ""
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 def speed_setup(model: nn.Module, device: torch.device, bf16: bool):
-    """``TrainConfig.bf16``, applied here only: where bfloat16 is native, channels_last and a bfloat16 autocast;
-    elsewhere, silently, plain float32."""
+    """``TrainConfig.bf16``: channels_last and a bfloat16 autocast where bfloat16 is native, else plain float32."""
     if not (bf16 and native_bf16(device)):
         return model, nullcontext
-    return model.to(memory_format=torch.channels_last), partial(torch.autocast, device.type, dtype=torch.bfloat16)
-
-
-@contextmanager
-def cpu_threads(threads: int | None):
-    """Run with ``threads`` CPU threads (None: as they are), then restore the previous count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads or before)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return model.to(memory_format=torch.channels_last), lambda: torch.autocast(device.type, dtype=torch.bfloat16)
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -120,27 +95,21 @@ def train_one_epoch(model, batches, optimizer, loss_fn, *, scheduler=None, augme
     return total / max(count, 1), False
 
 
-def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hparams: dict | None = None,
-        device=None, callback=None, should_stop=None, progress: bool | None = None,
-        **options) -> tuple[nn.Module, History]:
-    """Train ``model`` (a module, or a name for ``build_model`` with ``hparams``) on ``data`` (``MnistData`` or a
-    ``(train_batches, val_data)`` pair). ``callback(history)`` after each epoch or ``should_stop()`` after each batch
-    returning True stops training. Returns ``(model, history)``."""
+def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hparams: dict | None = None, device=None,
+        callback=None, should_stop=None, progress: bool | None = None, **options) -> tuple[nn.Module, History]:
+    """Train ``model`` (a module, or a model name with ``hparams``) on ``MnistData`` or a ``(batches, val_data)`` pair."""
     config = (config or TrainConfig()).replace(**options)
     device = select_device(device)
     train_batches, val_data = split_batches(data, config, device)
     seed_everything(config.seed)  # before building the model: the seed fixes its initial weights too
-    if hparams and not isinstance(model, str):
-        raise TypeError("hparams only apply when model is given by name, e.g. fit('mlp', data, hparams={...})")
-    model = build_model(model, **(hparams or {})) if isinstance(model, str) else model
+    model = build_model(model, **(hparams or {})) if isinstance(model, str) or hparams else model  # a module: no hparams
     model, autocast = speed_setup(model.to(device), device, config.bf16)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     distortion = RandomDistort if config.distort else RandomShift
     augment = distortion(config.augment, seed=config.seed) if config.augment else None
-    history = History()
-    bar = progress_bar(config.epochs * len(train_batches), progress)
+    history, bar = History(), progress_bar(config.epochs * len(train_batches), progress)
 
     def after_batch(loss: float) -> bool:
         history.batch_loss.append(loss)
@@ -148,45 +117,38 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
         bar.update()
         return should_stop is not None and should_stop()
 
-    with cpu_threads(config.threads), bar:
+    with bar, ExitStack() as on_exit:
+        on_exit.callback(torch.set_num_threads, torch.get_num_threads())  # restored however the run ends
+        torch.set_num_threads(config.threads or torch.get_num_threads())
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             try:
                 loss, stopped = train_one_epoch(model, train_batches, optimizer, loss_fn, scheduler=scheduler,
                                                 augment=augment, autocast=autocast, on_batch=after_batch)
             except FloatingPointError as exc:
-                raise TrainingDiverged(f"training diverged in epoch {epoch}: the loss became {exc.args[0]} with "
-                                       f"lr={config.lr:g}; try a smaller learning rate such as lr={config.lr / 10:g}",
+                raise TrainingDiverged(f"training diverged in epoch {epoch}: the loss became {exc} with lr="
+                                       f"{config.lr:g}; try a smaller learning rate such as lr={config.lr / 10:g}",
                                        history) from None
-            if stopped:
-                history.stopped_early = True
-                break
-            history.record(loss, evaluate(model, val_data) if val_data else None, time.perf_counter() - start)
-            if callback is not None and callback(history):
-                history.stopped_early = epoch < config.epochs
+            if not stopped:
+                history.record(loss, evaluate(model, val_data) if val_data else None, time.perf_counter() - start)
+            if stopped or (callback is not None and callback(history)):
+                history.stopped_early = stopped or epoch < config.epochs
                 break
     return model, history
 
 
 def split_batches(data, config: TrainConfig, device: torch.device):
-    """(training batches, validation (x, y) or None) from ``MnistData`` or a ``(train_batches, val_data)`` pair."""
-    if isinstance(data, (tuple, list)) and len(data) == 2:
+    if isinstance(data, (tuple, list)):  # (train_batches, val_data), used as they are
         return data
-    if not isinstance(data, MnistData):
-        raise TypeError(f"data must be MnistData (from load_mnist) or a (train_batches, val_data) pair, "
-                        f"got {type(data).__name__}")
     if config.batch_size > len(data.train_y):
-        raise ValueError(f"batch_size {config.batch_size} is larger than the training set ({len(data.train_y)} "
-                         "images); pass a smaller batch_size or a larger train_subset")
-    data = data.to(device)
-    return TensorBatches(data.train_x, data.train_y, config.batch_size, seed=config.seed), \
-        (data.val if len(data.val_y) else None)
+        raise ValueError(f"batch_size {config.batch_size} is larger than the {len(data.train_y)} training images; lower it")
+    batches = TensorBatches(data.train_x.to(device), data.train_y.to(device), config.batch_size, seed=config.seed)
+    return batches, ((data.val_x.to(device), data.val_y.to(device)) if len(data.val_y) else None)
 
 
 def progress_bar(total: int, show: bool | None):
     """A tqdm bar in a terminal or a JupyterLab kernel; none under papermill, nbval or CI (or ``show=False``)."""
     from tqdm.auto import tqdm
-
     if show is None:  # Jupyter Server sets JPY_SESSION_NAME for its kernels; papermill and nbclient do not
         interactive = "JPY_SESSION_NAME" in os.environ if "ipykernel" in sys.modules else sys.stderr.isatty()
         show = interactive and not (os.environ.get("CI") or os.environ.get("MNIST_NO_PROGRESS"))

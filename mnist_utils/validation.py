@@ -1,37 +1,15 @@
-"""Checks for values that cross the public boundary (notebooks, CLI, widgets, papermill). Each raises before any
-work starts, naming the parameter, the bad value and the fix: ``TypeError`` for a wrong type, ``ValueError`` for
-a value out of range.
-"""
-from __future__ import annotations
-
+"""Checks for values crossing the public boundary: each raises at once, naming the parameter, the value and the fix."""
 import math
 import numbers
-import operator
 from collections.abc import Iterable, Sequence
+from operator import ge, gt, le, lt
 
-BOUNDS = {"above": (operator.gt, ">"), "at_least": (operator.ge, ">="), "below": (operator.lt, "<"),
-          "at_most": (operator.le, "<=")}
-
-
-def _wrong_type(name: str, value, wanted: str, example) -> TypeError:
-    return TypeError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__}); pass e.g. {name}={example}")
+BOUNDS = {"above": (gt, ">"), "at_least": (ge, ">="), "below": (lt, "<"), "at_most": (le, "<=")}
 
 
-def check_bool(name: str, value, *, hint: str = "") -> bool:
-    """``value`` if it is True or False. Strings are refused: ``"False"`` would count as true."""
-    if not isinstance(value, bool):
-        raise _wrong_type(name, value, "True or False", f"False{hint}")
-    return value
-
-
-def check_float(name: str, value, *, example, **bounds) -> float:
-    """``value`` as a finite float within ``bounds`` (``above=``, ``at_least=``, ``below=``, ``at_most=``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _wrong_type(name, value, "a number", example)
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value}; pass e.g. {name}={example}")
-    return _within(name, value, example, bounds)
+def _check_type(name: str, value, ok: bool, wanted: str, example) -> None:
+    if not ok:
+        raise TypeError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__}); pass e.g. {name}={example}")
 
 
 def _within(name: str, value, example, bounds: dict):
@@ -42,16 +20,25 @@ def _within(name: str, value, example, bounds: dict):
     return value
 
 
-def check_int(name: str, value, *, minimum: int = 1, maximum: int | None = None, example: int | None = None) -> int:
-    """``value`` as an int in [minimum, maximum]; whole floats such as 3.0 are accepted."""
-    example = minimum if example is None else example
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value).is_integer():
-        raise _wrong_type(name, value, "a whole number", example)
+def check_bool(name: str, value, *, hint: str = "") -> bool:
+    _check_type(name, value, isinstance(value, bool), "True or False", f"False{hint}")  # "False" would count as true
+    return value
+
+
+def check_float(name: str, value, *, example, **bounds) -> float:
+    _check_type(name, value, isinstance(value, numbers.Real) and not isinstance(value, bool), "a number", example)
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {float(value)}; pass e.g. {name}={example}")
+    return _within(name, float(value), example, bounds)
+
+
+def check_int(name: str, value, *, minimum: int = 1, maximum: int | None = None, example: int = 1) -> int:
+    whole = isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
+    _check_type(name, value, whole, "a whole number", example)  # 3.0 is accepted; "3" and True are not
     return _within(name, int(value), example, {"at_least": minimum, "at_most": maximum})
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:
-    """``value`` lower-cased if it is one of ``choices``."""
     listed = ", ".join(repr(c) for c in choices)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be one of {listed}, got {value!r} ({type(value).__name__})")
