@@ -11,7 +11,7 @@ from torch import nn
 
 from .augment import RandomDistort, RandomShift
 from .config import History, TrainConfig, TrainingDiverged
-from .data import TensorBatches
+from .data import MnistData, TensorBatches
 from .evaluate import evaluate
 from .models import build_model
 
@@ -102,7 +102,9 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
     device = select_device(device)
     train_batches, val_data = split_batches(data, config, device)
     seed_everything(config.seed)  # before building the model: the seed fixes its initial weights too
-    model = build_model(model, **(hparams or {})) if isinstance(model, str) or hparams else model  # a module: no hparams
+    if hparams and not isinstance(model, str):
+        raise TypeError("hparams apply only to a model given by name, e.g. fit('mlp', data, hparams={'dropout': 0.2})")
+    model = build_model(model, **(hparams or {})) if isinstance(model, str) else model
     model, autocast = speed_setup(model.to(device), device, config.bf16)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_batches))
@@ -138,10 +140,13 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
 
 
 def split_batches(data, config: TrainConfig, device: torch.device):
-    if isinstance(data, (tuple, list)):  # (train_batches, val_data), used as they are
+    if isinstance(data, (tuple, list)) and len(data) == 2:  # (train_batches, val_data), used as they are
         return data
+    if not isinstance(data, MnistData):
+        raise TypeError(f"data must be MnistData (from load_mnist) or a (train_batches, val_data) pair, got {data!r:.60}")
     if config.batch_size > len(data.train_y):
-        raise ValueError(f"batch_size {config.batch_size} is larger than the {len(data.train_y)} training images; lower it")
+        raise ValueError(f"batch_size {config.batch_size} is larger than the {len(data.train_y)} training images; "
+                         "lower it or train on more images")
     batches = TensorBatches(data.train_x.to(device), data.train_y.to(device), config.batch_size, seed=config.seed)
     return batches, ((data.val_x.to(device), data.val_y.to(device)) if len(data.val_y) else None)
 
@@ -149,6 +154,7 @@ def split_batches(data, config: TrainConfig, device: torch.device):
 def progress_bar(total: int, show: bool | None):
     """A tqdm bar in a terminal or a JupyterLab kernel; none under papermill, nbval or CI (or ``show=False``)."""
     from tqdm.auto import tqdm
+
     if show is None:  # Jupyter Server sets JPY_SESSION_NAME for its kernels; papermill and nbclient do not
         interactive = "JPY_SESSION_NAME" in os.environ if "ipykernel" in sys.modules else sys.stderr.isatty()
         show = interactive and not (os.environ.get("CI") or os.environ.get("MNIST_NO_PROGRESS"))
