@@ -43,7 +43,7 @@ def runs_table_html(runs: list[dict]) -> str:
              "Test acc": f"<b>{percent(best)}</b>" if r["test_acc"] == best else percent(r["test_acc"]),
              "Time": f"{r['seconds']:.1f} s", "Ended": r["ended"]} for r in runs]
     table = pd.DataFrame(rows).to_html(index=False, border=0, escape=False)  # escape=False: the bold; no user text
-    return f"<style>.mnist-panel-runs th, .mnist-panel-runs td {{padding:2px 6px;text-align:right;white-space:nowrap}}</style>{table}"
+    return f"<style>.mnist-panel-runs :is(th, td) {{padding:0 6px;text-align:right;white-space:nowrap}}</style>{table}"
 
 
 def error_html(message: str) -> str:
