@@ -1,6 +1,4 @@
 """Figures of the course; each function returns a matplotlib Figure and, with ``path``, also saves it atomically."""
-from __future__ import annotations
-
 import os
 
 import numpy as np
@@ -11,7 +9,6 @@ from .atomic import atomic_path
 
 def _pyplot():
     import matplotlib.pyplot as plt  # imported late: only the CLI's train draws, and the import takes a second
-
     return plt
 
 
@@ -26,53 +23,38 @@ def _finish(fig, path=None, title: str | None = None):
     return fig
 
 
-def _as_images(x: torch.Tensor) -> np.ndarray:
-    return x.detach().float().cpu().reshape(-1, 28, 28).numpy()
-
-
-def _gallery(images, titles, cols: int, cell: tuple, cmap: str = "gray", **title_style):
-    """Images in a grid ``cols`` wide, each with its title; a None image leaves its cell blank."""
+def _gallery(images, titles, cols: int, cell=(1.4, 1.6), path=None, title=None, **title_style):
+    """Digits in a grid ``cols`` wide, each with its title (a None leaves its cell blank); saved to ``path``."""
     rows = max(1, -(-len(images) // cols))
     fig, axes = _pyplot().subplots(rows, cols, figsize=(cols * cell[0], rows * cell[1]), squeeze=False)
-    for i, ax in enumerate(axes.flat):
+    for ax, image, name in zip(axes.flat, [*images, *[None] * axes.size], [*titles, *[""] * axes.size]):
         ax.axis("off")
-        if i < len(images) and images[i] is not None:
-            ax.imshow(images[i], cmap=cmap)
-        if i < len(titles) and titles[i]:
-            ax.set_title(titles[i], **{"fontsize": 8, **title_style})
-    return fig
-
-
-def _at_epochs(values, epochs: int) -> np.ndarray:
-    """Fractional epochs of per-batch ``values``: batch i of n per epoch is at (i + 1) / n."""
-    return np.arange(1, len(values) + 1) * max(epochs, 1) / len(values)
+        if image is not None:
+            ax.imshow(image.detach().float().cpu().reshape(28, 28).numpy(), cmap="gray")
+        if name:
+            ax.set_title(name, **{"fontsize": 8, **title_style})
+    return _finish(fig, path, title)
 
 
 def draw_history(fig, history, title: str | None = None):
     """Loss per epoch and per batch, validation accuracy and a changing learning rate, onto an empty ``fig``."""
-    lr = np.asarray(history.batch_lr, dtype=float)
-    ratios = [1, 1, 0.6] if lr.size and lr.max() > lr.min() else [1, 1]  # a narrow third axes for a changing lr
+    ratios = [1, 1, 0.6] if len(set(history.batch_lr)) > 1 else [1, 1]  # a narrow third axes for a changing lr
     axes = fig.subplots(1, len(ratios), gridspec_kw={"width_ratios": ratios})
-    epochs = len(history.train_loss)
+    at = np.linspace(0, max(history.epochs, 1), len(history.batch_loss) + 1)[1:]  # batch i of n: epoch (i + 1) / n
     if history.batch_loss:
         window = min(10, len(history.batch_loss))  # a short running mean tames the batch-to-batch noise
         smooth = np.convolve(history.batch_loss, np.ones(window) / window, mode="valid")
-        axes[0].plot(_at_epochs(history.batch_loss, epochs)[window - 1:], smooth, lw=0.7, alpha=0.4,
-                     color="tab:blue", label="train (per batch)")
-    axes[0].plot(range(1, epochs + 1), history.train_loss, "o-", color="tab:blue", label="train")
-    if history.val_loss:
-        axes[0].plot(range(1, len(history.val_loss) + 1), history.val_loss, "o-", color="tab:orange",
-                     label="validation")
-    if history.val_acc:
-        axes[1].plot(range(1, len(history.val_acc) + 1), 100 * np.asarray(history.val_acc), "o-", color="tab:green")
+        axes[0].plot(at[window - 1:], smooth, lw=0.7, alpha=0.4, color="tab:blue", label="train (per batch)")
+    for ax, values, color, label in [(0, history.train_loss, "tab:blue", "train"),
+                                     (0, history.val_loss, "tab:orange", "validation"),
+                                     (1, 100 * np.asarray(history.val_acc), "tab:green", None)]:
+        if len(values):
+            axes[ax].plot(range(1, len(values) + 1), values, "o-", color=color, label=label)
     if len(ratios) == 3:
-        axes[2].plot(_at_epochs(lr, epochs), lr, color="tab:purple")
-    names = [("Loss", "cross-entropy loss"), ("Validation accuracy", "accuracy (%)"), ("Learning rate", "learning rate")]
-    for ax, (name, ylabel) in zip(axes, names):
-        ax.set(xlabel="epoch", ylabel=ylabel, title=name)
+        axes[2].plot(at, history.batch_lr, color="tab:purple")
+    for ax, name in zip(axes, ["Loss (cross-entropy)", "Validation accuracy (%)", "Learning rate"]):
+        ax.set(xlabel="epoch", title=name, xticks=range(1, history.epochs + 1))
         ax.grid(alpha=0.3)
-    for ax in axes[:2] if epochs else []:
-        ax.set_xticks(range(1, epochs + 1))
     axes[0].legend()
     return _finish(fig, title=title)
 
@@ -84,13 +66,10 @@ def plot_history(history, path=None, title: str | None = None):
 
 def plot_samples(x: torch.Tensor, y: torch.Tensor, per_digit: int = 8, path=None):
     """One row per digit 0-9 with ``per_digit`` examples of it."""
-    images, labels = _as_images(x), y.cpu().numpy()
-    cells, titles = [], []
-    for digit in range(10):
-        picks = np.flatnonzero(labels == digit)[:per_digit]
-        cells += [images[i] for i in picks] + [None] * (per_digit - len(picks))
-        titles += [str(digit)] + [""] * (per_digit - 1)
-    return _finish(_gallery(cells, titles, per_digit, (0.9, 0.9), loc="left", fontsize=9, pad=2), path)
+    picks = [torch.nonzero(y.cpu() == digit).flatten()[:per_digit] for digit in range(10)]
+    cells = [x[p[i]] if i < len(p) else None for p in picks for i in range(per_digit)]
+    titles = [str(digit) if i == 0 else "" for digit in range(10) for i in range(per_digit)]
+    return _gallery(cells, titles, per_digit, (0.9, 0.9), path, loc="left", fontsize=9, pad=2)
 
 
 def plot_confusion_matrix(cm, path=None, title: str = "Confusion matrix (test set)"):
@@ -98,8 +77,7 @@ def plot_confusion_matrix(cm, path=None, title: str = "Confusion matrix (test se
     import seaborn as sns
 
     fig, ax = _pyplot().subplots(figsize=(7, 6))
-    sns.heatmap(torch.as_tensor(cm).cpu().numpy(), annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
-                annot_kws={"fontsize": 8})
+    sns.heatmap(torch.as_tensor(cm).cpu(), annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax, annot_kws={"size": 8})
     ax.set(xlabel="predicted digit", ylabel="true digit", title=title)
     return _finish(fig, path)
 
@@ -107,16 +85,13 @@ def plot_confusion_matrix(cm, path=None, title: str = "Confusion matrix (test se
 def plot_misclassified(x, y, predicted, probs, max_images: int = 24, path=None):
     """The misclassified digits, each titled 'true → predicted (confidence)'."""
     wrong = torch.nonzero(predicted.cpu() != y.cpu()).flatten()[:max_images]
-    titles = [f"{int(y[i])} → {p} ({100 * float(probs[i, p]):.0f}%)"
-              for i, p in zip(wrong.tolist(), predicted.cpu()[wrong].tolist())]
-    fig = _gallery(_as_images(x[wrong]), titles, 8, (1.3, 1.5))
-    return _finish(fig, path, None if titles else "no misclassified digits")
+    titles = [f"{int(y[i])} → {int(predicted[i])} ({100 * float(probs[i, predicted[i]]):.0f}%)" for i in wrong]
+    return _gallery(x[wrong], titles, 8, (1.3, 1.5), path, None if titles else "no misclassified digits")
 
 
 def plot_digits(x: torch.Tensor, titles: list[str], path=None, cols: int = 8):
     """Digits in rows of ``cols``, each with its own title, e.g. 'predicted 7 (99%)'."""
-    images = _as_images(x)
-    return _finish(_gallery(images, titles, min(cols, max(len(images), 1)), (1.4, 1.6)), path)
+    return _gallery(x, titles, min(cols, max(len(x), 1)), path=path)
 
 
 def plot_feature_maps(model, image: torch.Tensor, channels: int = 8, path=None):
@@ -125,17 +100,15 @@ def plot_feature_maps(model, image: torch.Tensor, channels: int = 8, path=None):
     with torch.no_grad():
         maps = conv(image.reshape(1, 1, 28, 28).to(conv.weight))[0]  # no ReLU: negative responses stay visible
     channels = min(channels, len(maps))
-    fig, axes = _pyplot().subplots(2, channels + 1, figsize=((channels + 1) * 1.3, 2.8))
-    axes[0, 0].imshow(_as_images(image)[0], cmap="gray")
+    fig, axes = _pyplot().subplots(2, channels + 1, figsize=((channels + 1) * 1.3, 2.8),
+                                   subplot_kw={"frame_on": False, "xticks": [], "yticks": []})  # no axes lines
+    axes[0, 0].imshow(image.detach().float().cpu().reshape(28, 28).numpy(), cmap="gray")
     axes[0, 0].set_title("input", fontsize=8)
-    for row, (name, values) in enumerate((("filter", conv.weight[:, 0]), ("output", maps))):
-        for c, ax in enumerate(axes[row, 1:channels + 1]):
-            cell = values[c].detach().float().cpu().numpy()
+    for row, (name, values) in enumerate((("filter", conv.weight[:channels, 0]), ("output", maps[:channels]))):
+        for c, (ax, cell) in enumerate(zip(axes[row, 1:], values.detach().float().cpu().numpy())):
             limit = float(np.abs(cell).max()) or 1.0  # centred on 0: red positive, blue negative, white 0
             ax.imshow(cell, cmap="RdBu_r", vmin=-limit, vmax=limit)
             ax.set_title(f"{name} {c}", fontsize=8)
-    for ax in axes.flat:
-        ax.axis("off")
     size = "x".join(map(str, conv.kernel_size))
     return _finish(fig, path, f"First convolution: {size} filters (top) and their outputs before the ReLU (bottom)")
 
@@ -147,11 +120,9 @@ def plot_grid_search(results, value: str = "val_acc", rows: str = "lr", cols: st
 
     groups = list(results.groupby(panels, sort=False)) if panels in results else [(None, results)]
     fig, axes = _pyplot().subplots(1, len(groups), figsize=(4.2 * len(groups), 3.6), squeeze=False)
-    scores = 100 * results[value].astype(float)
     for ax, (name, group) in zip(axes[0], groups):
-        table = group.pivot_table(index=rows, columns=cols, values=value, aggfunc="mean") * 100
-        sns.heatmap(table.sort_index(ascending=False), annot=True, fmt=".2f", cmap="viridis", vmin=scores.min(),
-                    vmax=scores.max(), cbar=False, ax=ax)
-        ax.set_title(f"{panels} = {name}" if name is not None else value)
-    names = {"val_acc": "final validation accuracy", "best_val_acc": "best validation accuracy"}
-    return _finish(fig, path, f"Grid search: {names.get(value, value.replace('_', ' '))} (%)")
+        table = 100 * group.pivot_table(index=rows, columns=cols, values=value, aggfunc="mean")
+        sns.heatmap(table.sort_index(ascending=False), annot=True, fmt=".2f", cmap="viridis", cbar=False, ax=ax,
+                    vmin=100 * results[value].astype(float).min(), vmax=100 * results[value].astype(float).max())
+        ax.set_title(value if name is None else f"{panels} = {name}")
+    return _finish(fig, path, f"Grid search: {value.replace('val_acc', 'validation accuracy').replace('_', ' ')} (%)")

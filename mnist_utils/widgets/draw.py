@@ -1,5 +1,4 @@
-"""A drawing pad (ipycanvas): draw a digit; when the pen lifts, see the 28x28 image the model receives (the strokes
-go through ``images.prepare_digit``, as image files do), the digit it reads and its ten probabilities."""
+"""A drawing pad (ipycanvas): draw a digit; see the 28x28 image the model gets, the digit it reads, each probability."""
 import io
 
 import ipywidgets as widgets
@@ -20,11 +19,11 @@ class DrawingPad(widgets.HBox):
     def __init__(self, checkpoint="runs/robust"):
         self.saved = checkpoint if hasattr(checkpoint, "model") else load_checkpoint(checkpoint)
         self.canvas = Canvas(width=SIZE, height=SIZE, layout=widgets.Layout(border="1px solid #888"))
-        self.canvas.line_width, self.canvas.line_cap, self.canvas.line_join = PEN, "round", "round"
+        self.canvas.line_width, self.canvas.line_cap, self.canvas.fill_style = PEN, "round", "white"
         self.canvas.on_mouse_down(lambda x, y: self.strokes.append([(x, y)]))
         self.canvas.on_mouse_move(self._move)
-        self.canvas.on_mouse_up(self._lift)
-        self.canvas.on_mouse_out(self._lift)
+        for pen_lifted in (self.canvas.on_mouse_up, self.canvas.on_mouse_out):
+            pen_lifted(self._lift)
         self.button = widgets.Button(description="Clear", icon="eraser")
         self.button.on_click(self.clear)
         self.seen, self.answer, self.bars = widgets.Image(format="png", width=112), widgets.HTML(), widgets.HTML()
@@ -38,28 +37,22 @@ class DrawingPad(widgets.HBox):
             self.canvas.stroke_line(*self.strokes[-1][-1], x, y)
             self.strokes[-1].append((x, y))
 
-    def _lift(self, x: float = 0, y: float = 0) -> None:
+    def _lift(self, *_) -> None:
         if self.strokes and self.strokes[-1]:
             self.strokes.append(None)
             self.show()
 
     def clear(self, _button=None) -> None:
-        self.strokes: list = []
-        self.canvas.fill_style, self.canvas.stroke_style = "white", "black"
-        self.canvas.fill_rect(0, 0, SIZE, SIZE)
-        self.answer.value, self.bars.value, self.seen.value = "Draw a digit with the mouse.", "", b""
+        self.canvas.fill_rect(0, 0, SIZE, SIZE)  # white: the pen draws black
+        self.strokes, self.answer.value, self.bars.value, self.seen.value = [], "Draw a digit with the mouse.", "", b""
 
     def show(self) -> None:
-        try:
-            pixels = prepare_digit([s for s in self.strokes if s], name="the pad", size=SIZE, width=PEN)
-        except ValueError:
-            self.answer.value = "Nothing drawn yet: draw a digit, then lift the pen."
-            return
+        pixels = prepare_digit([s for s in self.strokes if s], name="the pad", size=SIZE, width=PEN)  # never blank
         Image.fromarray((pixels[0].numpy() * 255).astype("uint8")).resize((112, 112)).save(png := io.BytesIO(), "png")
         _, probs = predict(self.saved.model, normalize_images(pixels[None], self.saved.normalize),
                            temperature=self.saved.metrics.get("temperature", 1.0))
-        top, digit = (float(v) for v in probs[0].max(0))
-        self.seen.value, self.answer.value = png.getvalue(), f"<b>Read: {digit:.0f}</b> ({100 * top:.0f} %" + (
-            ", unsure)" if top < UNSURE else ")")
-        self.bars.value = "".join(f"<div>{d} <span style='display:inline-block;width:{150 * p:.0f}px;height:10px;"
-                                  f"background:#4c72b0'></span> {100 * p:.1f} %</div>" for d, p in enumerate(probs[0]))
+        top, digit = probs[0].max(0)
+        unsure = ", unsure" if top < UNSURE else ""
+        self.seen.value, self.answer.value = png.getvalue(), f"<b>Read: {digit}</b> ({100 * top:.0f} %{unsure})"
+        self.bars.value = "".join(f"<div>{d} <span style='border-left:{150 * p:.0f}px solid #4c72b0'></span> "
+                                  f"{100 * p:.1f} %</div>" for d, p in enumerate(probs[0]))  # a bar per digit

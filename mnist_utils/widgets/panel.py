@@ -1,98 +1,74 @@
-"""``TrainingPanel``: an ipywidgets panel to train the course's models by turning knobs; displaying it trains nothing.
-Train runs ``fit`` in a background thread: the kernel reads a click on Stop only while no cell is running, so a run in
-the cell's own thread would leave Stop dead until it was over."""
+"""``TrainingPanel``: an ipywidgets panel to train the course's models by turning knobs. Train runs ``fit`` in a
+background thread: the kernel reads a click on Stop only while no cell runs, so in the cell's thread Stop is dead."""
 import math
 import threading
 import time
 
 import ipywidgets as w
 
-from .. import RECIPES, TrainingDiverged, build_model, evaluate, fit, load_mnist
+from .. import RECIPES, TrainingDiverged, evaluate, fit, load_mnist
 from ..validation import check_int
-from .views import error_html, plot_output, runs_table_html, summary_html
+from .views import error_html, percent, plot_output, runs_table_html, summary_html
 
 VAL_SIZE = 5000  # held out of MNIST's 60,000 training images to watch the run
-MAX_TRAIN_IMAGES = 60_000 - VAL_SIZE
 CONFIG_KNOBS = ("epochs", "lr", "batch_size", "optimizer", "seed")  # the TrainConfig fields the panel sets
 SETTINGS = (*CONFIG_KNOBS, "hidden", "dropout", "train_subset")  # TrainingPanel's keywords besides model, data_dir
 LR_MIN, LR_MAX = 1e-5, 1.0  # the ends of the learning-rate slider
-MAX_EPOCHS, MAX_DROPOUT = 30, 0.8  # the ends of these sliders, unless a larger starting value widens them
-SIZES = (16, 32, 64, 128, 256, 512, 1024)  # the batch sizes and hidden-layer sizes on offer
 ENDINGS = {"finished": ("Done.", "success"), "stopped": ("Stopped.", "warning"), "diverged": ("Diverged.", "danger"),
            "failed": ("Run failed.", "danger")}  # how a run ended -> (status line, colour of the progress bar)
 
 
-def check_settings(model: str, settings: dict):
-    """Check the starting values once; TrainConfig and build_model check theirs, this only the panel's own."""
-    if unknown := sorted(set(settings) - set(SETTINGS)):
-        raise TypeError(f"TrainingPanel got unknown setting {', '.join(unknown)}; "
-                        f"valid: model, data_dir, {', '.join(SETTINGS)}")
-    if not isinstance(model, str) or model not in RECIPES:
-        raise ValueError(f"unknown model {model!r}; choose one of {', '.join(map(repr, RECIPES))}")
-    config = RECIPES[model].config.replace(**{k: v for k, v in settings.items() if k in CONFIG_KNOBS})
-    if not LR_MIN <= config.lr <= LR_MAX:
-        raise ValueError(f"lr must be between {LR_MIN:g} and {LR_MAX:g} (the slider's ends), got {config.lr:g}")
-    given = {k: settings[k] for k in ("hidden", "dropout") if k in settings}
-    mlp = build_model("mlp", **{**RECIPES["mlp"].hparams, **given}).hparams  # {"hidden": (256, 128), "dropout": 0.2}
-    # 10,000 images by default: a run takes seconds, not minutes
-    subset = check_int("train_subset", settings.get("train_subset", 10_000), maximum=MAX_TRAIN_IMAGES, example=10000)
-    return config, mlp, subset
-
-
-def knob(widget_class, name: str, description: str, width: str = "16em", **options):
-    """A control with its label, its own Layout, and the CSS class ``mnist-panel-<name>`` that tests find it by."""
-    return widget_class(description=description, style={"description_width": "8.5em"}, layout=w.Layout(width=width),
-                        **options).add_class(f"mnist-panel-{name}")
-
-
-def size_choice(name: str, description: str, value: int):
-    return knob(w.Dropdown, name, description, options=sorted({*SIZES, value}), value=value)  # value always offered
+def knob(widget_class, name: str, description: str, **options):
+    """A labelled control with the CSS class ``mnist-panel-<name>`` that tests find it by."""
+    if widget_class is w.Dropdown and "options" not in options:  # a batch or layer size: the value is always offered
+        options["options"] = sorted({16, 32, 64, 128, 256, 512, 1024, options["value"]})
+    if "Slider" in widget_class.__name__:  # wider, and acting when the handle is let go, not on every step
+        options.update(continuous_update=False, layout={"width": "24em"})
+    return widget_class(description=description, style={"description_width": "8.5em"},
+                        **{"layout": {"width": "16em"}, **options}).add_class(f"mnist-panel-{name}")
 
 
 class TrainingPanel(w.VBox):
-    """Knobs, Train and Stop, a live plot, a progress bar, a summary and a table of runs. After a run: ``history``,
-    ``trained_model``, ``runs`` (one dict per run) and ``last_error`` (the exception shown in the panel, or None)."""
+    """Knobs, Train, Stop, live curves and a table of runs; after a run ``runs``, ``history`` and ``last_error``."""
 
     def __init__(self, model: str = "mlp", data_dir=None, **settings):
-        config, mlp, train_subset = check_settings(model, settings)
-        self.data_dir, self.runs = data_dir, []
-        self.history = self.trained_model = self.last_error = self._thread = None
-        self._stop_requested = threading.Event()
-        slider = {"width": "24em", "continuous_update": False}  # act when the handle is let go, not on every step
-        models = [({"mlp": "MLP", "cnn": "CNN"}.get(name, f"{name} recipe"), name) for name in RECIPES]
-        self.model_choice = knob(w.Dropdown, "model", "Model", options=models, value=model)
-        self.batch_size = size_choice("batch-size", "Batch size", config.batch_size)
+        if unknown := sorted(set(settings) - set(SETTINGS)):
+            raise TypeError(f"TrainingPanel got unknown setting {', '.join(unknown)}; valid: {', '.join(SETTINGS)}")
+        if model not in RECIPES:
+            raise ValueError(f"unknown model {model!r}; choose one of {', '.join(map(repr, RECIPES))}")
+        config = RECIPES[model].config.replace(**{k: v for k, v in settings.items() if k in CONFIG_KNOBS})
+        if not LR_MIN <= config.lr <= LR_MAX:  # TrainConfig checked the rest; build_model checks hidden, dropout
+            raise ValueError(f"lr must be between {LR_MIN:g} and {LR_MAX:g} (the slider's ends), got {config.lr:g}")
+        hidden, dropout = (settings.get(k, RECIPES["mlp"].hparams[k]) for k in ("hidden", "dropout"))
+        train_subset = check_int("train_subset", settings.get("train_subset", 10_000), maximum=60_000 - VAL_SIZE)
+        self.data_dir, self.runs, self._thread, self._stop_requested = data_dir, [], None, threading.Event()
+        self.history = self.trained_model = self.last_error = None
+        self.model_choice = knob(w.Dropdown, "model", "Model", options=list(RECIPES), value=model)
+        self.batch_size = knob(w.Dropdown, "batch-size", "Batch size", value=config.batch_size)
         self.train_subset = knob(w.BoundedIntText, "subset", "Training images", value=train_subset, min=1,
-                                 max=MAX_TRAIN_IMAGES, step=1000)
+                                 max=60_000 - VAL_SIZE, step=1000)
         self.seed = knob(w.BoundedIntText, "seed", "Seed", value=config.seed, min=0, max=2**31 - 1)
-        self.epochs = knob(w.IntSlider, "epochs", "Epochs", value=config.epochs, min=1,
-                           max=max(MAX_EPOCHS, config.epochs), **slider)
+        self.epochs = knob(w.IntSlider, "epochs", "Epochs", value=config.epochs, min=1, max=max(30, config.epochs))
         self.lr = knob(w.FloatLogSlider, "lr", "Learning rate", value=config.lr, min=math.log10(LR_MIN),
-                       max=math.log10(LR_MAX), step=0.25, readout_format=".2g", **slider)
-        self.optimizer = knob(w.Dropdown, "optimizer", "Optimizer", options=[("Adam", "adam"), ("SGD", "sgd")],
-                              value=config.optimizer)
-        self.hidden1 = size_choice("hidden1", "Hidden layer 1", mlp["hidden"][0])
-        self.hidden2 = size_choice("hidden2", "Hidden layer 2", mlp["hidden"][1])
-        self.dropout = knob(w.FloatSlider, "dropout", "Dropout", value=mlp["dropout"], min=0.0,
-                            max=max(MAX_DROPOUT, mlp["dropout"]), step=0.05, **slider)
+                       max=math.log10(LR_MAX), step=0.25, readout_format=".2g")
+        self.optimizer = knob(w.Dropdown, "optimizer", "Optimizer", options=["adam", "sgd"], value=config.optimizer)
+        self.hidden1 = knob(w.Dropdown, "hidden1", "Hidden layer 1", value=hidden[0])
+        self.hidden2 = knob(w.Dropdown, "hidden2", "Hidden layer 2", value=hidden[1])
+        self.dropout = knob(w.FloatSlider, "dropout", "Dropout", value=dropout, max=max(0.8, dropout), step=0.05)
         self.mlp_box = w.HBox([w.VBox([self.hidden1, self.hidden2]), self.dropout]).add_class("mnist-panel-mlp-only")
-        self.mlp_box.layout.display = None if RECIPES[model].model == "mlp" else "none"
-        self.train_button = w.Button(description="Train", icon="play", button_style="success").add_class(
-            "mnist-panel-train")
-        self.stop_button = w.Button(description="Stop", icon="stop", button_style="danger", disabled=True,
-                                    tooltip="end the run after the current batch").add_class("mnist-panel-stop")
-        self.progress = w.IntProgress(max=1, layout=w.Layout(width="20em")).add_class("mnist-panel-progress")
+        self.train_button = w.Button(description="Train", button_style="success").add_class("mnist-panel-train")
+        self.stop_button = w.Button(description="Stop", disabled=True).add_class("mnist-panel-stop")
+        self.progress = w.IntProgress(max=1, layout={"width": "20em"}).add_class("mnist-panel-progress")
         self.status = w.Label("Set the knobs, then click Train.").add_class("mnist-panel-status")
-        self.error = w.HTML("").add_class("mnist-panel-error")
-        self.plot = w.Output(layout=w.Layout(min_height="2em")).add_class("mnist-panel-plot")
-        self.summary = w.HTML("").add_class("mnist-panel-summary")
-        self.runs_table = w.HTML(runs_table_html([])).add_class("mnist-panel-runs")
-        super().__init__([w.HTML("<b>Train a model: turn the knobs, click Train, compare the runs below.</b>"),
-                          w.HBox([w.VBox([self.model_choice, self.batch_size, self.train_subset, self.seed]),
+        self.error, self.summary = w.HTML().add_class("mnist-panel-error"), w.HTML().add_class("mnist-panel-summary")
+        self.plot, self.runs_table = w.Output().add_class("mnist-panel-plot"), w.HTML().add_class("mnist-panel-runs")
+        super().__init__([w.HBox([w.VBox([self.model_choice, self.batch_size, self.train_subset, self.seed]),
                                   w.VBox([self.epochs, self.lr, self.optimizer])]), self.mlp_box,
                           w.HBox([self.train_button, self.stop_button, self.progress, self.status]),
                           self.error, self.plot, self.summary, self.runs_table])
         self.add_class("mnist-panel")
+        self.runs_table.value = runs_table_html([])
+        self.mlp_box.layout.display = None if RECIPES[model].model == "mlp" else "none"
         self.model_choice.observe(lambda change: self._apply_recipe(change["new"]), "value")
         self.train_button.on_click(lambda _: self.train())
         self.stop_button.on_click(lambda _: self.stop())
@@ -100,8 +76,8 @@ class TrainingPanel(w.VBox):
     def _apply_recipe(self, name: str) -> None:
         """Start the knobs from the chosen model's recipe; hidden units and dropout only exist for the MLP."""
         recipe = RECIPES[name]
-        self.epochs.value, self.lr.value = recipe.config.epochs, recipe.config.lr
-        self.batch_size.value, self.optimizer.value = recipe.config.batch_size, recipe.config.optimizer
+        for key in ("epochs", "lr", "batch_size", "optimizer"):
+            getattr(self, key).value = getattr(recipe.config, key)
         if recipe.model == "mlp":
             self.hidden1.value, self.hidden2.value = recipe.hparams["hidden"]
             self.dropout.value = recipe.hparams["dropout"]
@@ -120,23 +96,17 @@ class TrainingPanel(w.VBox):
 
     def train(self, block: bool = False) -> bool:
         """Start a run with the current settings (what Train does). False if it could not start."""
-        if self.running:
-            self.error.value = error_html("A run is already going: wait for it or click Stop.")
+        s = self.settings()
+        too_big = s["batch_size"] > s["train_subset"]
+        self.error.value = error_html(f"Batch size {s['batch_size']} is larger than the training subset "
+                                      f"({s['train_subset']} images)." if too_big else "")
+        if too_big or self.running:
             return False
-        settings = self.settings()
-        if settings["batch_size"] > settings["train_subset"]:
-            self.error.value = error_html(
-                f"Batch size {settings['batch_size']} is larger than the training subset ({settings['train_subset']}"
-                " images): pick a smaller batch size or more images.")
-            return False
-        self.error.value, self.last_error = "", None
         self._stop_requested.clear()
         self.train_button.disabled, self.stop_button.disabled, self.progress.bar_style = True, False, "info"
-        self._thread = threading.Thread(target=self._run, args=(settings,), name="mnist-panel-training", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(s,), name="mnist-panel-training", daemon=True)
         self._thread.start()
-        if block:
-            self.wait()
-        return True
+        return self.wait() if block else True
 
     def stop(self) -> None:
         """Ask the run to end after the current batch (what Stop does)."""
@@ -149,56 +119,42 @@ class TrainingPanel(w.VBox):
             self._thread.join(timeout)
         return not self.running
 
-    def _run(self, settings: dict) -> None:
-        started, recipe = time.perf_counter(), RECIPES[settings["model"]]
+    def _run(self, s: dict) -> None:
+        started, recipe, self.last_error = time.perf_counter(), RECIPES[s["model"]], None
         try:
-            config = recipe.config.replace(**{k: settings[k] for k in CONFIG_KNOBS})
-            hparams = {k: settings[k] for k in ("hidden", "dropout")} if settings["hidden"] else recipe.hparams
-            self.status.value = "Loading MNIST…"
+            config = recipe.config.replace(**{k: s[k] for k in CONFIG_KNOBS})
+            hparams = {"hidden": s["hidden"], "dropout": s["dropout"]} if s["hidden"] else recipe.hparams
+            self.status.value, self.plot.outputs, self._epochs, self._batches = "Loading MNIST…", (), config.epochs, 0
             data = load_mnist(self.data_dir, normalize=recipe.normalize, val_size=VAL_SIZE,
-                              train_subset=settings["train_subset"], seed=settings["seed"])
-            self._batches, self._last_tick, self._epochs = 0, 0.0, config.epochs
-            steps = math.ceil(settings["train_subset"] / config.batch_size)  # batches per epoch
-            self.progress.value, self.progress.max = 0, config.epochs * steps
-            self.status.value, self.plot.outputs = f"Epoch 1/{config.epochs}…", ()
+                              train_subset=s["train_subset"], seed=s["seed"])
+            self.progress.value, self.progress.max = 0, config.epochs * math.ceil(s["train_subset"] / config.batch_size)
             try:
                 model, history = fit(recipe.model, data, config, hparams=hparams, progress=False,
                                      callback=self._after_epoch, should_stop=self._after_batch)
                 ended = "stopped" if history.stopped_early else "finished"
             except TrainingDiverged as exc:
-                model, history, ended = None, exc.history, "diverged"
-                self.error.value = error_html(str(exc))
+                model, history, ended, self.error.value = None, exc.history, "diverged", error_html(str(exc))
             self.history, self.trained_model = history, model
-            self.status.value = "Testing on the 10,000 test images…"
             test = evaluate(model, data.test) if model is not None and history.epochs else None  # 0 epochs: no test
-            run = {**settings, "run": len(self.runs) + 1, "epochs": history.epochs, "epochs_asked": settings["epochs"],
-                   "val_acc": history.val_acc[-1] if history.val_acc else None,
-                   "test_acc": None if test is None else test.accuracy,
-                   "test_images": 0 if test is None else test.count,
-                   "seconds": time.perf_counter() - started, "ended": ended}
+            run = {**s, "run": len(self.runs) + 1, "epochs": history.epochs, "epochs_asked": s["epochs"],
+                   "val_acc": history.val_acc[-1] if history.val_acc else None, "ended": ended,
+                   "test_acc": None if test is None else test.accuracy, "test_images": test.count if test else 0,
+                   "seconds": time.perf_counter() - started}
             self.runs.append(run)
-            if history.epochs:
-                self.plot.outputs = (plot_output(history, title=f"Run {run['run']}"),)
+            self.plot.outputs = (plot_output(history, title=f"Run {run['run']}"),)
             self.summary.value, self.runs_table.value = summary_html(run), runs_table_html(self.runs)
         except Exception as exc:  # noqa: BLE001  (a click must end in a message in the panel, not a lost traceback)
-            self.last_error, ended = exc, "failed"
-            self.error.value = error_html(f"{type(exc).__name__}: {exc}")
+            self.last_error, ended, self.error.value = exc, "failed", error_html(f"{type(exc).__name__}: {exc}")
         self.status.value, self.progress.bar_style = ENDINGS[ended]
         self.train_button.disabled, self.stop_button.disabled = False, True
 
-    def _after_batch(self) -> bool:
-        """Asked by ``fit`` after every batch: move the bar (a few times a second at most) and report Stop."""
+    def _after_batch(self) -> bool:  # asked by fit after every batch: True ends the run
         self._batches += 1
-        if time.perf_counter() - self._last_tick > 0.2:
-            self._last_tick = time.perf_counter()
+        if self._batches % 10 == 0 or self._batches == self.progress.max:  # a message per batch slows small models
             self.progress.value = self._batches
         return self._stop_requested.is_set()
 
     def _after_epoch(self, history) -> bool:
-        self.history = history
-        self.progress.value = self._batches
-        self.plot.outputs = (plot_output(history),)
-        accuracy = f", validation accuracy {100 * history.val_acc[-1]:.2f} %" if history.val_acc else ""
-        more = f"; epoch {history.epochs + 1}/{self._epochs}…" if history.epochs < self._epochs else ""
-        self.status.value = f"Epoch {history.epochs}/{self._epochs} done{accuracy}{more}"
+        self.history, self.plot.outputs = history, (plot_output(history),)
+        self.status.value = f"Epoch {history.epochs}/{self._epochs} done: {percent(history.val_acc[-1])} on validation"
         return self._stop_requested.is_set()
