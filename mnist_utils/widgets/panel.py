@@ -6,7 +6,7 @@ import time
 
 import ipywidgets as w
 
-from .. import RECIPES, TrainingDiverged, evaluate, fit, load_mnist
+from .. import RECIPES, TrainingDiverged, build_model, evaluate, fit, load_mnist
 from ..validation import check_int
 from .views import error_html, percent, plot_output, runs_table_html, summary_html
 
@@ -37,9 +37,10 @@ class TrainingPanel(w.VBox):
         if model not in RECIPES:
             raise ValueError(f"unknown model {model!r}; choose one of {', '.join(map(repr, RECIPES))}")
         config = RECIPES[model].config.replace(**{k: v for k, v in settings.items() if k in CONFIG_KNOBS})
-        if not LR_MIN <= config.lr <= LR_MAX:  # TrainConfig checked the rest; build_model checks hidden, dropout
+        if not LR_MIN <= config.lr <= LR_MAX:  # TrainConfig checked the rest
             raise ValueError(f"lr must be between {LR_MIN:g} and {LR_MAX:g} (the slider's ends), got {config.lr:g}")
-        hidden, dropout = (settings.get(k, RECIPES["mlp"].hparams[k]) for k in ("hidden", "dropout"))
+        given = {k: settings[k] for k in ("hidden", "dropout") if k in settings}  # checked here, not at Train
+        hidden, dropout = build_model("mlp", **{**RECIPES["mlp"].hparams, **given}).hparams.values()
         train_subset = check_int("train_subset", settings.get("train_subset", 10_000), maximum=60_000 - VAL_SIZE)
         self.data_dir, self.runs, self._thread, self._stop_requested = data_dir, [], None, threading.Event()
         self.history = self.trained_model = self.last_error = None
@@ -57,7 +58,7 @@ class TrainingPanel(w.VBox):
         self.dropout = knob(w.FloatSlider, "dropout", "Dropout", value=dropout, max=max(0.8, dropout), step=0.05)
         self.mlp_box = w.HBox([w.VBox([self.hidden1, self.hidden2]), self.dropout]).add_class("mnist-panel-mlp-only")
         self.train_button = w.Button(description="Train", button_style="success").add_class("mnist-panel-train")
-        self.stop_button = w.Button(description="Stop", disabled=True).add_class("mnist-panel-stop")
+        self.stop_button = w.Button(description="Stop", button_style="danger", disabled=True).add_class("mnist-panel-stop")
         self.progress = w.IntProgress(max=1, layout={"width": "20em"}).add_class("mnist-panel-progress")
         self.status = w.Label("Set the knobs, then click Train.").add_class("mnist-panel-status")
         self.error, self.summary = w.HTML().add_class("mnist-panel-error"), w.HTML().add_class("mnist-panel-summary")
