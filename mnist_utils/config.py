@@ -1,4 +1,4 @@
-"""``TrainConfig``: every training knob, checked when made, before any data is loaded; ``History``: what a run records."""
+"""``TrainConfig``: every training knob, checked when made, before any data loads; ``History``: what a run records."""
 import dataclasses
 
 from .validation import check_bool, check_choice, check_float, check_int

@@ -112,7 +112,8 @@ class MnistData:
     test = property(lambda self: (self.test_x, self.test_y))
 
     def __repr__(self) -> str:
-        return f"MnistData(train={len(self.train_y)}, val={len(self.val_y)}, test={len(self.test_y)}, normalize={self.normalize!r})"
+        sizes = f"train={len(self.train_y)}, val={len(self.val_y)}, test={len(self.test_y)}"
+        return f"MnistData({sizes}, normalize={self.normalize!r})"
 
 
 def load_mnist(data_dir=None, *, normalize: str = "mnist", val_size: int = 5000, train_subset: int | None = None,

@@ -37,7 +37,7 @@ class CNN(nn.Module):
 
 
 class FastNet(nn.Module):
-    """The ``fast`` recipe's small CNN. Pooling before the ReLU gives the same result (both are monotone) for less work."""
+    """The ``fast`` recipe's small CNN. Pooling before the ReLU gives the same result (both monotone) for less work."""
 
     def __init__(self, channels=(16, 32), fc: int = 256):
         super().__init__()

@@ -63,7 +63,7 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
         return None
     steps = config.epochs * steps_per_epoch
     if steps * config.pct_start <= 1:  # OneCycleLR would divide by zero
-        raise ValueError(f"schedule='onecycle' needs more than {1 / config.pct_start:.0f} steps to warm up, got {steps}; "
+        raise ValueError(f"schedule='onecycle' needs more than {1 / config.pct_start:.0f} warm-up steps, got {steps}; "
                          "use more epochs or training images, a smaller batch_size, or schedule='constant'")
     return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=steps,
                                                pct_start=config.pct_start, cycle_momentum=config.cycle_momentum)
@@ -97,7 +97,7 @@ def train_one_epoch(model, batches, optimizer, loss_fn, *, scheduler=None, augme
 
 def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hparams: dict | None = None, device=None,
         callback=None, should_stop=None, progress: bool | None = None, **options) -> tuple[nn.Module, History]:
-    """Train ``model`` (a module, or a model name with ``hparams``) on ``MnistData`` or a ``(batches, val_data)`` pair."""
+    """Train ``model`` (a module, or a name with ``hparams``) on ``MnistData`` or a ``(batches, val_data)`` pair."""
     config = (config or TrainConfig()).replace(**options)
     device = select_device(device)
     train_batches, val_data = split_batches(data, config, device)
@@ -143,7 +143,7 @@ def split_batches(data, config: TrainConfig, device: torch.device):
     if isinstance(data, (tuple, list)) and len(data) == 2:  # (train_batches, val_data), used as they are
         return data
     if not isinstance(data, MnistData):
-        raise TypeError(f"data must be MnistData (from load_mnist) or a (train_batches, val_data) pair, got {data!r:.60}")
+        raise TypeError(f"data must be MnistData (from load_mnist) or a (batches, val_data) pair, got {data!r:.60}")
     if config.batch_size > len(data.train_y):
         raise ValueError(f"batch_size {config.batch_size} is larger than the {len(data.train_y)} training images; "
                          "lower it or train on more images")

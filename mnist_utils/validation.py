@@ -54,5 +54,5 @@ def check_sizes(name: str, value, count: int) -> tuple[int, ...]:
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be {count} whole numbers such as (256, 128), got {value!r}")
     if len(value) != count:
-        raise ValueError(f"{name} must list exactly {('one', 'two', 'three')[count - 1]} layer size(s), got {list(value)}")
+        raise ValueError(f"{name} must list exactly {('one', 'two', 'three')[count - 1]} sizes, got {list(value)}")
     return tuple(check_int(f"{name}[{i}]", v, minimum=1, example=128) for i, v in enumerate(value))
