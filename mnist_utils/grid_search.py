@@ -1,9 +1,5 @@
-"""Grid search as an Optuna study: GridSampler over TrainConfig fields, one ``fit`` per trial, kept in a database
-(default SQLite under runs/) so a killed search resumes and workers on one machine or many share the grid. A trial
-whose worker died stops its heartbeat: after GRACE seconds it is failed and queued again (Optuna's retry callback)."""
-from __future__ import annotations
-
-import dataclasses
+"""Grid search as an Optuna study: GridSampler over TrainConfig fields, one ``fit`` per trial, kept in a database so a
+killed search resumes and workers share the grid; a dead worker's trial is failed after GRACE seconds and retried."""
 import functools
 import itertools
 import json
@@ -14,10 +10,10 @@ from concurrent.futures import ProcessPoolExecutor
 
 import optuna
 import torch
+from optuna.storages import RetryHeartbeatStaleTrialCallback as RETRY
 from optuna.trial import TrialState as State
 
 from .config import TrainConfig, TrainingDiverged
-from .data import MnistData
 from .evaluate import evaluate
 from .models import build_model
 from .train import fit
@@ -31,47 +27,45 @@ optuna.logging.set_verbosity(optuna.logging.ERROR)  # grid_search prints one lin
 
 
 class Duplicate(Exception):
-    """GridSampler, with parallel workers, drew a setting that another trial has: this trial is failed, not run."""
+    """Parallel workers drew a setting that another trial has: this trial is failed, not run."""
 
 
 def check_grid(grid, base: TrainConfig) -> dict:
-    """``grid`` (TrainConfig field -> list of values, one value counting as a list of one) checked by TrainConfig."""
+    """``grid`` (TrainConfig field -> values; one value counts as a list of one), each value checked by TrainConfig."""
     if not isinstance(grid, dict) or not grid or [] in grid.values() or () in grid.values():
         raise TypeError(f"grid must map settings to non-empty lists of values, e.g. {DEFAULT_GRID}, got {grid!r}")
     checked = {key: [] for key in grid}
-    for key, values in grid.items():
-        for value in values if isinstance(values, (list, tuple)) else [values]:
-            try:
-                checked[key].append(getattr(base.replace(**{key: value}), key))
-            except (TypeError, ValueError) as exc:
-                raise type(exc)(f"grid[{key!r}] holds a bad value {value!r}: {exc}") from None
+    for key, value in [(k, v) for k, vs in grid.items() for v in (vs if isinstance(vs, (list, tuple)) else [vs])]:
+        try:
+            checked[key].append(getattr(base.replace(**{key: value}), key))  # TrainConfig checks it
+        except (TypeError, ValueError) as exc:
+            raise type(exc)(f"grid[{key!r}] holds a bad value {value!r}: {exc}") from None
     return checked
 
 
 def _trial(trial, data, model, hparams, base, grid, test, device, verbose):
     """The objective: train one setting, report each epoch's validation accuracy to the pruner, record the results."""
     params = {key: trial.suggest_categorical(key, values) for key, values in grid.items()}
-    label = f"trial {trial.number} ({', '.join(f'{k}={v}' for k, v in params.items())})"
     for t in trial.study.get_trials(False, states=(State.COMPLETE, State.PRUNED, State.RUNNING)):
-        if t.params == params and t.number != trial.number:  # parallel workers drew a setting twice: fail this draw
-            raise Duplicate(f"{label}: not run, trial {t.number} has these settings")
+        if t.params == params and t.number != trial.number:
+            raise Duplicate(f"trial {trial.number} not run: trial {t.number} has the settings {params}")
     config, start = base.replace(**params), time.perf_counter()
-    trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")  # which process runs it, on which machine
+    trial.set_user_attr("worker", f"{os.uname().nodename}:{os.getpid()}")
     def report(history):  # after every epoch; True stops fit when the pruner finds this trial hopeless
         trial.report(history.val_acc[-1], history.epochs)
         return history.epochs < config.epochs and trial.should_prune()
     try:
         net, history = fit(model, data, config, hparams=hparams, device=device, callback=report, progress=False)
-    except TrainingDiverged as exc:  # a result too: recorded as pruned (val_acc empty), never run again
+    except TrainingDiverged as exc:  # a result too: recorded as pruned, never run again
         raise optuna.TrialPruned(str(exc)) from None
     attrs = {"val_accs": history.val_acc, "val_acc": history.val_acc[-1], "epochs": history.epochs,
              "test_acc": evaluate(net, data.test).accuracy if test and not history.stopped_early else None,
-             "config": dataclasses.asdict(config), "seconds": time.perf_counter() - start}
+             "config": vars(config), "seconds": time.perf_counter() - start}
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
     if verbose:
-        print(f"{label}: val accuracy {100 * attrs['val_acc']:.2f} %{', pruned' * history.stopped_early} "
-              f"({attrs['seconds']:.0f} s)", flush=True)
+        print(f"trial {trial.number} {params}: val accuracy {100 * attrs['val_acc']:.2f} %"
+              + ", pruned" * history.stopped_early, flush=True)
     if history.stopped_early:
         raise optuna.TrialPruned()
     return attrs["val_acc"]
@@ -86,7 +80,7 @@ def _work(storage, name: str, grid: dict, prune: bool, objective) -> None:
         trials = study.get_trials(deepcopy=False)
         having = {s: {tuple(t.params.get(key) for key in grid) for t in trials if t.state == s} for s in State}
         missing = set(itertools.product(*grid.values())) - having[State.COMPLETE] - having[State.PRUNED]
-        if not missing - having[State.RUNNING]:  # done, or the rest runs elsewhere: wait for it or its heartbeat to stop
+        if not missing - having[State.RUNNING]:  # done, or the rest runs elsewhere: wait for it or its heartbeat
             if not missing:
                 return
             time.sleep(HEARTBEAT)
@@ -96,14 +90,11 @@ def _work(storage, name: str, grid: dict, prune: bool, objective) -> None:
             study.optimize(objective, n_trials=1, catch=(Duplicate,))
 
 
-def grid_search(data: MnistData, grid: dict | None = None, *, model: str = "cnn", hparams: dict | None = None,
+def grid_search(data, grid: dict | None = None, *, model: str = "cnn", hparams: dict | None = None,
                 config: TrainConfig | None = None, storage: str | None = None, study: str = "grid", workers: int = 1,
                 prune: bool = False, test: bool = True, device=None, verbose: bool = True, **options):
-    """Train ``model`` once per combination of ``grid`` as study ``study`` in ``storage`` (a database URL); return the
+    """Train ``model`` once per setting of ``grid`` as study ``study`` in ``storage`` (a database URL); return the
     finished trials, best validation accuracy first. ``config`` and ``options`` (``epochs=2``) fix the rest."""
-    if not isinstance(data, MnistData) or len(data.val_y) == 0 or not isinstance(model, str):
-        raise TypeError("grid_search needs MnistData with val_size > 0 (trials are ranked on validation accuracy) "
-                        f"and a model name such as 'cnn'; got {type(data).__name__} and {model!r}")
     build_model(model, **(hparams or {}))  # checks the name and hyperparameters up front
     base = (config or TrainConfig()).replace(**options)
     grid, workers = check_grid(DEFAULT_GRID if grid is None else grid, base), check_int("workers", workers, minimum=1)
@@ -116,19 +107,19 @@ def grid_search(data: MnistData, grid: dict | None = None, *, model: str = "cnn"
     for attempt in range(3):  # workers started together race to create the tables: the loser tries again
         try:
             storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
-                                                 heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback())
+                                                 heartbeat_stale_trial_callback=RETRY())
             break
         except Exception as exc:  # noqa: BLE001 (unknown scheme, no driver, no server: one message naming the fix)
             if attempt == 2 or type(exc).__name__ != "IntegrityError":
-                raise ValueError(f"cannot open storage {url!r}: {str(exc).splitlines()[0]}; use sqlite:///FILE, or a "
-                                 "postgresql:// or mysql:// URL whose server is reachable and its driver installed") from None
+                raise ValueError(f"cannot open storage {url!r}: {str(exc).splitlines()[0]}; use sqlite:///FILE, "
+                                 "or a postgresql:// or mysql:// URL with a reachable server and driver") from None
     settings = json.loads(json.dumps({"model": model, "hparams": hparams or {}, "grid": grid, "data": [
-        len(data.train_y), len(data.val_y), data.normalize], **dataclasses.asdict(base.replace(threads=None))}))
+        len(data.train_y), len(data.val_y), data.normalize], **vars(base), "threads": None}))
     made = optuna.create_study(storage=storage, study_name=study, direction="maximize", load_if_exists=True)
     old = made.user_attrs.get("settings") or made.set_user_attr("settings", settings) or settings
-    if old != settings:
-        raise ValueError(f"study {study!r} was run with other {', '.join(k for k in settings if old.get(k) != settings[k])}"
-                         "; name a new study (study=... or --study NAME) or keep the settings it was run with")
+    if old != settings:  # a study's trials are comparable: one grid, one set of fixed settings
+        changed = ", ".join(key for key in settings if old.get(key) != settings[key])
+        raise ValueError(f"study {study!r} was run with other {changed}; name a new study (--study NAME) or keep them")
     base = base.replace(threads=base.threads or max(1, torch.get_num_threads() // workers))  # N workers share the CPU
     args = storage, study, grid, prune, functools.partial(_trial, data=data, model=model, hparams=hparams, base=base,
                                                           grid=grid, test=test, device=device, verbose=verbose)
