@@ -149,7 +149,7 @@ CLI = "import sys; import mnist_utils.grid_search as g; g.GRACE = 3; from mnist_
 
 
 def cli(data_dir, url, *extra):
-    return [sys.executable, "-c", CLI, "grid", "--model", "mlp", "--train-subset", "2000", "--val-size", "300",
+    return [sys.executable, "-c", CLI, "grid", "--model", "mlp", "--train-subset", "1000", "--val-size", "200",
             "--grid", "lr=0.001,0.0001", "optimizer=adam,sgd", "--storage", url, "--data-dir", str(data_dir), *extra]
 
 
