@@ -10,7 +10,6 @@ import json
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 
 import optuna
 import torch
@@ -50,6 +49,7 @@ def check_grid(grid, base: TrainConfig) -> dict:
 
 def _trial(trial, data, model, hparams, base, grid, test, device, verbose):
     """The objective: train one setting, report each epoch's validation accuracy to the pruner, record the results."""
+    trial.storage.record_heartbeat(trial._trial_id)  # now: a trial killed before its first heartbeat is never stale
     params = {key: trial.suggest_categorical(key, values) for key, values in grid.items()}
     label = f"trial {trial.number} ({', '.join(f'{k}={v}' for k, v in params.items())})"
     for t in trial.study.get_trials(False, states=(State.COMPLETE, State.PRUNED, State.RUNNING)):
@@ -86,9 +86,9 @@ def _work(storage, name: str, grid: dict, prune: bool, objective) -> None:
         trials = study.get_trials(deepcopy=False)
         having = {s: {tuple(t.params.get(key) for key in grid) for t in trials if t.state == s} for s in State}
         missing = set(itertools.product(*grid.values())) - having[State.COMPLETE] - having[State.PRUNED]
-        if not missing - having[State.RUNNING]:  # done, or the rest runs elsewhere: wait for it or its heartbeat to stop
-            if not missing:
-                return
+        if not missing and not having[State.WAITING]:
+            return
+        if not (missing - having[State.RUNNING] or having[State.WAITING]):  # wait for other workers or their heartbeats
             time.sleep(HEARTBEAT)
         elif study.sampler.is_exhausted(study) and not having[State.WAITING]:  # e.g. a setting whose trial crashed
             study.enqueue_trial(dict(zip(grid, min(missing - having[State.RUNNING]))))
@@ -132,11 +132,13 @@ def grid_search(data: MnistData, grid: dict | None = None, *, model: str = "cnn"
     base = base.replace(threads=base.threads or max(1, torch.get_num_threads() // workers))  # N workers share the CPU
     args = storage, study, grid, prune, functools.partial(_trial, data=data, model=model, hparams=hparams, base=base,
                                                           grid=grid, test=test, device=device, verbose=verbose)
-    if workers == 1:
-        _work(*args)
-    else:  # tensors travel to the worker processes through shared memory (torch.multiprocessing)
-        with ProcessPoolExecutor(workers, mp_context=torch.multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_work, *zip(*[args] * workers)))
+    spawn = torch.multiprocessing.get_context("spawn")  # tensors travel to the workers through shared memory
+    workers = [spawn.Process(target=_work, args=args) for _ in range(workers if workers > 1 else 0)]
+    for process in workers:  # each runs until the grid is finished; if one dies, the others take up its trial
+        process.start()
+    for process in workers:
+        process.join()
+    _work(*args)  # the one worker; after N, whatever a crashed worker left (normally nothing)
     table = made.trials_dataframe(attrs=("number", "params", "user_attrs", "state"))
     table = table[table["state"].isin(["COMPLETE", "PRUNED"])].rename(columns=lambda c: c.split("s_", 1)[-1])
     columns = [*grid, "state", "epochs", "val_acc", "test_acc", "seconds", "val_accs", "number"]  # params_lr -> lr
