@@ -135,7 +135,7 @@ def _grid(args) -> tuple[dict, str]:
     grid = {key: [_value(v) for v in values.split(",")] for key, _, values in (g.partition("=") for g in args.grid)}
     table = grid_search(data.load_mnist(args.data_dir, val_size=args.val_size, train_subset=args.train_subset),
                         grid or None, model=args.model, epochs=args.epochs, storage=args.storage, study=args.study,
-                        workers=args.workers, prune=args.prune, verbose=not args.json)
+                        workers=args.workers, prune=args.prune)  # Optuna logs each trial on stderr
     return {"study": args.study, "trials": json.loads(table.to_json(orient="records"))}, table.to_string()
 
 

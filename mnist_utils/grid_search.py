@@ -6,7 +6,6 @@ import json
 import os
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 
 import optuna
 import torch
@@ -22,8 +21,6 @@ from .validation import check_int
 DEFAULT_GRID = {"lr": [1e-3, 1e-4], "batch_size": [64, 128], "optimizer": ["adam", "sgd"]}
 DEFAULT_STORAGE = "sqlite:///runs/grid/grid_search.db"  # relative to the current folder; runs/ is ignored by git
 HEARTBEAT, GRACE = 2, 10  # seconds: a RUNNING trial without a heartbeat for GRACE seconds is failed and retried
-warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # heartbeats are "experimental"
-optuna.logging.set_verbosity(optuna.logging.ERROR)  # grid_search prints one line per trial instead
 
 
 class Duplicate(Exception):
@@ -43,8 +40,9 @@ def check_grid(grid, base: TrainConfig) -> dict:
     return checked
 
 
-def _trial(trial, data, model, hparams, base, grid, test, device, verbose):
+def _trial(trial, data, model, hparams, base, grid, test, device):
     """The objective: train one setting, report each epoch's validation accuracy to the pruner, record the results."""
+    trial.storage.record_heartbeat(trial._trial_id)  # now: a trial killed before its first heartbeat is never stale
     params = {key: trial.suggest_categorical(key, values) for key, values in grid.items()}
     for t in trial.study.get_trials(False, states=(State.COMPLETE, State.PRUNED, State.RUNNING)):
         if t.params == params and t.number != trial.number:
@@ -63,9 +61,6 @@ def _trial(trial, data, model, hparams, base, grid, test, device, verbose):
              "config": vars(config), "seconds": time.perf_counter() - start}
     for key, value in attrs.items():
         trial.set_user_attr(key, value)
-    if verbose:
-        print(f"trial {trial.number} {params}: val accuracy {100 * attrs['val_acc']:.2f} %"
-              + ", pruned" * history.stopped_early, flush=True)
     if history.stopped_early:
         raise optuna.TrialPruned()
     return attrs["val_acc"]
@@ -76,13 +71,15 @@ def _work(storage, name: str, grid: dict, prune: bool, objective) -> None:
     study = optuna.load_study(study_name=name, storage=storage, sampler=optuna.samplers.GridSampler(grid, 0),
                               pruner=optuna.pruners.MedianPruner(3) if prune else optuna.pruners.NopPruner())
     while True:
-        optuna.storages.fail_stale_trials(study)  # a trial whose worker died: failed, and queued again
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            optuna.storages.fail_stale_trials(study)  # a trial whose worker died: failed, and queued again
         trials = study.get_trials(deepcopy=False)
         having = {s: {tuple(t.params.get(key) for key in grid) for t in trials if t.state == s} for s in State}
         missing = set(itertools.product(*grid.values())) - having[State.COMPLETE] - having[State.PRUNED]
-        if not missing - having[State.RUNNING]:  # done, or the rest runs elsewhere: wait for it or its heartbeat
-            if not missing:
-                return
+        if not missing and not having[State.WAITING]:
+            return
+        if not (missing - having[State.RUNNING] or having[State.WAITING]):  # others run the rest: wait for them
             time.sleep(HEARTBEAT)
         elif study.sampler.is_exhausted(study) and not having[State.WAITING]:  # e.g. a setting whose trial crashed
             study.enqueue_trial(dict(zip(grid, min(missing - having[State.RUNNING]))))
@@ -92,7 +89,7 @@ def _work(storage, name: str, grid: dict, prune: bool, objective) -> None:
 
 def grid_search(data, grid: dict | None = None, *, model: str = "cnn", hparams: dict | None = None,
                 config: TrainConfig | None = None, storage: str | None = None, study: str = "grid", workers: int = 1,
-                prune: bool = False, test: bool = True, device=None, verbose: bool = True, **options):
+                prune: bool = False, test: bool = True, device=None, **options):
     """Train ``model`` once per setting of ``grid`` as study ``study`` in ``storage`` (a database URL); return the
     finished trials, best validation accuracy first. ``config`` and ``options`` (``epochs=2``) fix the rest."""
     build_model(model, **(hparams or {}))  # checks the name and hyperparameters up front
@@ -105,9 +102,11 @@ def grid_search(data, grid: dict | None = None, *, model: str = "cnn", hparams: 
     url = storage or DEFAULT_STORAGE
     os.makedirs(os.path.dirname(url[10:]) or ".", exist_ok=True) if url.startswith("sqlite:///") else None
     for attempt in range(3):  # workers started together race to create the tables: the loser tries again
-        try:
-            storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
-                                                 heartbeat_stale_trial_callback=RETRY())
+        try:  # heartbeats are "experimental" in Optuna: silence that warning here, not for the whole process
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                storage = optuna.storages.RDBStorage(url, heartbeat_interval=HEARTBEAT, grace_period=GRACE,
+                                                     heartbeat_stale_trial_callback=RETRY())
             break
         except Exception as exc:  # noqa: BLE001 (unknown scheme, no driver, no server: one message naming the fix)
             if attempt == 2 or type(exc).__name__ != "IntegrityError":
@@ -122,12 +121,14 @@ def grid_search(data, grid: dict | None = None, *, model: str = "cnn", hparams: 
         raise ValueError(f"study {study!r} was run with other {changed}; name a new study (--study NAME) or keep them")
     base = base.replace(threads=base.threads or max(1, torch.get_num_threads() // workers))  # N workers share the CPU
     args = storage, study, grid, prune, functools.partial(_trial, data=data, model=model, hparams=hparams, base=base,
-                                                          grid=grid, test=test, device=device, verbose=verbose)
-    if workers == 1:
-        _work(*args)
-    else:  # tensors travel to the worker processes through shared memory (torch.multiprocessing)
-        with ProcessPoolExecutor(workers, mp_context=torch.multiprocessing.get_context("spawn")) as pool:
-            list(pool.map(_work, *zip(*[args] * workers)))
+                                                          grid=grid, test=test, device=device)
+    spawn = torch.multiprocessing.get_context("spawn")  # tensors travel to the workers through shared memory
+    workers = [spawn.Process(target=_work, args=args) for _ in range(workers if workers > 1 else 0)]
+    for process in workers:  # each runs until the grid is finished; if one dies, the others take up its trial
+        process.start()
+    for process in workers:
+        process.join()
+    _work(*args)  # the one worker; after N, whatever a crashed worker left (normally nothing)
     table = made.trials_dataframe(attrs=("number", "params", "user_attrs", "state"))
     table = table[table["state"].isin(["COMPLETE", "PRUNED"])].rename(columns=lambda c: c.split("s_", 1)[-1])
     columns = [*grid, "state", "epochs", "val_acc", "test_acc", "seconds", "val_accs", "number"]  # params_lr -> lr

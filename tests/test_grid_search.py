@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import collections
 import functools
+import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -18,7 +21,7 @@ from mnist_utils import grid_search as gs
 from mnist_utils.grid_search import DEFAULT_GRID, grid_search
 
 QUICK = {"lr": [1e-3, 1e-4], "optimizer": ["adam", "sgd"]}  # four quick settings
-FIXED = dict(model="mlp", epochs=1, batch_size=50, verbose=False, test=False)
+FIXED = dict(model="mlp", epochs=1, batch_size=50, test=False)
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")  # heartbeats
 
@@ -126,7 +129,7 @@ def test_a_duplicate_draw_is_failed_not_trained(tiny, url, count_fits):
     # what parallel workers can meet: GridSampler draws a setting another trial already has
     study = optuna.load_study(study_name="grid", storage=url, sampler=optuna.samplers.GridSampler(QUICK, 0))
     objective = functools.partial(gs._trial, data=tiny, model="mlp", hparams=None, base=gs.TrainConfig(epochs=1),
-                                  grid=QUICK, test=False, device=None, verbose=False)
+                                  grid=QUICK, test=False, device=None)
     for _ in range(2):
         study.optimize(objective, n_trials=1, catch=(gs.Duplicate,))
     assert len(count_fits) == 4
@@ -149,7 +152,7 @@ CLI = "import sys; import mnist_utils.grid_search as g; g.GRACE = 3; from mnist_
 
 
 def cli(data_dir, url, *extra):
-    return [sys.executable, "-c", CLI, "grid", "--model", "mlp", "--train-subset", "2000", "--val-size", "300",
+    return [sys.executable, "-c", CLI, "grid", "--model", "mlp", "--train-subset", "1000", "--val-size", "200",
             "--grid", "lr=0.001,0.0001", "optimizer=adam,sgd", "--storage", url, "--data-dir", str(data_dir), *extra]
 
 
@@ -157,30 +160,30 @@ RUNNING_IN = """SELECT number, value_json FROM trials JOIN trial_user_attributes
                 WHERE state = 'RUNNING' AND key = 'worker'"""
 
 
-def kill_when_running(process, db, finished_first: int) -> int:
-    """SIGKILL ``process`` once ``finished_first`` trials are COMPLETE and one of its own is RUNNING (training);
+def kill_when_running(db, finished_first: int, owner) -> int:
+    """SIGKILL the process running a trial (``owner(pid)`` true) once ``finished_first`` trials are COMPLETE;
     return that trial's number."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and process.poll() is None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
         try:
             with sqlite3.connect(db) as connection:
                 complete = connection.execute("SELECT COUNT(*) FROM trials WHERE state = 'COMPLETE'").fetchone()[0]
-                running = [n for n, worker in connection.execute(RUNNING_IN) if worker.endswith(f':{process.pid}"')]
+                running = [(n, int(json.loads(w).rsplit(":", 1)[1])) for n, w in connection.execute(RUNNING_IN)]
         except sqlite3.OperationalError:  # the tables are not there yet
             complete, running = 0, []
+        running = [(number, pid) for number, pid in running if owner(pid)]
         if running and complete >= finished_first:
-            process.kill()
-            process.wait()
-            return running[0]
+            os.kill(running[0][1], signal.SIGKILL)
+            return running[0][0]
         time.sleep(0.02)
-    pytest.fail(f"no trial was seen running (exit code {process.poll()}): {process.communicate()[1]}")
+    pytest.fail("no trial was seen running")
 
 
 def test_kill_9_mid_trial_then_the_same_command_again(data_dir, tmp_path):
     url = f"sqlite:///{tmp_path}/study.db"
     first = subprocess.Popen(cli(data_dir, url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    killed = kill_when_running(first, tmp_path / "study.db", finished_first=1)
-    assert first.returncode == -9
+    killed = kill_when_running(tmp_path / "study.db", 1, lambda pid: pid == first.pid)
+    assert first.wait() == -9
     before = {t.number: t.datetime_complete for t in trials(url, states=FINISHED)}
     again = subprocess.run(cli(data_dir, url), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
@@ -191,13 +194,13 @@ def test_kill_9_mid_trial_then_the_same_command_again(data_dir, tmp_path):
     assert not trials(url, states=(TrialState.RUNNING, TrialState.WAITING))
 
 
-def test_another_worker_takes_up_a_killed_workers_trial(data_dir, tmp_path):
+def test_a_worker_killed_mid_trial_is_taken_up(data_dir, tmp_path):
     url = f"sqlite:///{tmp_path}/study.db"
-    survivor = subprocess.Popen(cli(data_dir, url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    victim = subprocess.Popen(cli(data_dir, url), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    killed = kill_when_running(victim, tmp_path / "study.db", finished_first=0)
-    _, err = survivor.communicate(timeout=120)
-    assert survivor.returncode == 0, err
+    run = subprocess.Popen(cli(data_dir, url, "--workers", "2"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           text=True)
+    killed = kill_when_running(tmp_path / "study.db", 0, lambda pid: pid != run.pid)  # one of its two workers
+    _, err = run.communicate(timeout=180)
+    assert run.returncode == 0, err
     assert trials(url)[killed].state == TrialState.FAIL
     assert settings_count(url, QUICK) == {(lr, opt): 1 for lr in QUICK["lr"] for opt in QUICK["optimizer"]}
     assert not trials(url, states=(TrialState.RUNNING, TrialState.WAITING))
