@@ -148,3 +148,6 @@ def main(argv=None) -> int:
     except (ValueError, TypeError, OSError, TrainingDiverged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: finished work is saved (a grid study resumes), no traceback
+        print("interrupted", file=sys.stderr)
+        return 130
