@@ -45,6 +45,7 @@ class DrawingPad(widgets.HBox):
     def clear(self, _button=None) -> None:
         self.canvas.fill_rect(0, 0, SIZE, SIZE)  # white: the pen draws black
         self.strokes, self.answer.value, self.bars.value, self.seen.value = [], "Draw a digit with the mouse.", "", b""
+        self.seen.layout.visibility = "hidden"  # an empty image would show as a broken-image icon
 
     def show(self) -> None:
         pixels = prepare_digit([s for s in self.strokes if s], name="the pad", size=SIZE, width=PEN)  # never blank
@@ -54,5 +55,6 @@ class DrawingPad(widgets.HBox):
         top, digit = probs[0].max(0)
         unsure = ", unsure" if top < UNSURE else ""
         self.seen.value, self.answer.value = png.getvalue(), f"<b>Read: {digit}</b> ({100 * top:.0f} %{unsure})"
+        self.seen.layout.visibility = "visible"
         self.bars.value = "".join(f"<div>{d} <span style='border-left:{150 * p:.0f}px solid #4c72b0'></span> "
                                   f"{100 * p:.1f} %</div>" for d, p in enumerate(probs[0]))  # a bar per digit
