@@ -100,7 +100,8 @@ def grid_search(data, grid: dict | None = None, *, model: str = "cnn", hparams: 
             raise ValueError(f"batch_size {size} is larger than the training set ({len(data.train_y)} images); use "
                              "smaller batch sizes or a larger train_subset")
     url = storage or DEFAULT_STORAGE
-    os.makedirs(os.path.dirname(url[10:]) or ".", exist_ok=True) if url.startswith("sqlite:///") else None
+    if url.startswith("sqlite:///"):  # SQLite creates the file, not its folder
+        os.makedirs(os.path.dirname(url.removeprefix("sqlite:///")) or ".", exist_ok=True)
     for attempt in range(3):  # workers started together race to create the tables: the loser tries again
         try:  # heartbeats are "experimental" in Optuna: silence that warning here, not for the whole process
             with warnings.catch_warnings():
@@ -115,7 +116,9 @@ def grid_search(data, grid: dict | None = None, *, model: str = "cnn", hparams: 
     settings = json.loads(json.dumps({"model": model, "hparams": hparams or {}, "grid": grid, "data": [
         len(data.train_y), len(data.val_y), data.normalize], **vars(base), "threads": None}))
     made = optuna.create_study(storage=storage, study_name=study, direction="maximize", load_if_exists=True)
-    old = made.user_attrs.get("settings") or made.set_user_attr("settings", settings) or settings
+    if "settings" not in made.user_attrs:  # a new study records what its trials share
+        made.set_user_attr("settings", settings)
+    old = made.user_attrs.get("settings", settings)
     if old != settings:  # a study's trials are comparable: one grid, one set of fixed settings
         changed = ", ".join(key for key in settings if old.get(key) != settings[key])
         raise ValueError(f"study {study!r} was run with other {changed}; name a new study (--study NAME) or keep them")
