@@ -42,7 +42,9 @@ def check_grid(grid, base: TrainConfig) -> dict:
 
 def _trial(trial, data, model, hparams, base, grid, test, device):
     """The objective: train one setting, report each epoch's validation accuracy to the pruner, record the results."""
-    trial.storage.record_heartbeat(trial._trial_id)  # now: a trial killed before its first heartbeat is never stale
+    # a heartbeat now, not at the heartbeat thread's first beat: a trial killed before any heartbeat never turns stale
+    storage, study_id = trial.storage, trial.storage.get_study_id_from_name(trial.study.study_name)
+    storage.record_heartbeat(storage.get_trial_id_from_study_id_trial_number(study_id, trial.number))
     params = {key: trial.suggest_categorical(key, values) for key, values in grid.items()}
     for t in trial.study.get_trials(False, states=(State.COMPLETE, State.PRUNED, State.RUNNING)):
         if t.params == params and t.number != trial.number:
