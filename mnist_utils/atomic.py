@@ -21,8 +21,3 @@ def atomic_path(path: str | os.PathLike):
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def write_text(path: str | os.PathLike, text: str) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .atomic import atomic_path, write_text
+from .atomic import atomic_path
 from .models import build_model
 
 FULL_FILE = "mnist_model_full.pth"
@@ -41,7 +41,8 @@ def save_model(model: nn.Module, folder=".", *, normalize="mnist", metrics: dict
                        "metrics": dict(metrics or {})}, indent=2, default=list)  # fails before any file is written
     with atomic_path(folder / STATE_FILE) as tmp:  # first the weights, then their card, then the whole model
         torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, tmp)
-    write_text(folder / CARD_FILE, card + "\n")
+    with atomic_path(folder / CARD_FILE) as tmp:
+        tmp.write_text(card + "\n", encoding="utf-8")
     with atomic_path(folder / FULL_FILE) as tmp:
         torch.save(model, tmp)
     return folder / FULL_FILE, folder / STATE_FILE

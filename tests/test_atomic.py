@@ -1,6 +1,11 @@
 import pytest
 
-from mnist_utils.atomic import atomic_path, write_text
+from mnist_utils.atomic import atomic_path
+
+
+def write_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path):
