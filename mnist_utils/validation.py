@@ -48,9 +48,7 @@ def check_choice(name: str, value, choices: Iterable[str]) -> str:
 
 
 def check_sizes(name: str, value, count: int) -> tuple[int, ...]:
-    """``count`` layer sizes, whole numbers >= 1, such as ``hidden=(256, 128)``; text "256 128" is read too."""
-    text = value.replace(",", " ").split() if isinstance(value, str) else []
-    value = [int(p) for p in text] if text and all(p.isdigit() for p in text) else value
+    """``count`` layer sizes, whole numbers >= 1, such as ``hidden=(256, 128)``."""
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be {count} whole numbers such as (256, 128), got {value!r}")
     if len(value) != count:
