@@ -43,7 +43,7 @@ COMMANDS = {  # name: (what it does, its arguments as (flag, help, argparse sett
     ], "--grid lr=0.01,0.05 optimizer=sgd --epochs 3 --prune"),
     "evaluate": ("test accuracy of a saved model on the 10,000 test images",
                  [("checkpoint", "mnist_model_state.pth, or the folder holding it", {}), DATA_DIR, JSON], "runs/cnn"),
-    "predict": (f"read digits from image files with a saved model; 'unsure' below {UNSURE:.0%} (calibrated)",
+    "predict": (f"read digits from image files with a saved model; 'unsure' below probability {UNSURE:g} (calibrated)",
                 [("images", "a saved model (default: runs/robust), then PNG or JPEG files, one digit each",
                   {"nargs": "+", "metavar": "[CHECKPOINT] IMAGE"}), JSON], "runs/cnn scans/*.png --json"),
 }
@@ -87,9 +87,10 @@ def _train(args) -> tuple[dict, str]:
     device = train.select_device(args.device)
     mnist = data.load_mnist(args.data_dir, normalize=recipe.normalize, val_size=args.val_size,
                             train_subset=args.train_subset, seed=config.seed)
+    fit_start = time.perf_counter()
     model, history = train.fit(recipe.model, mnist, config, hparams=hparams, device=device,
                                callback=epoch_printer(args.model, file=sys.stderr if args.json else sys.stdout))
-    train_seconds = sum(history.seconds)  # the epochs, validation included
+    train_seconds = time.perf_counter() - fit_start  # all of fit: the model, the optimizer, epochs and validation
     test = evaluate(model, mnist.test)
     metrics = {"test_accuracy": test.accuracy, "test_loss": test.loss}
     if len(mnist.val_y):  # calibrated probabilities: predict's "unsure" then means what it says

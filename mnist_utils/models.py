@@ -4,7 +4,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .validation import check_choice, check_float, check_sizes
+from .validation import check_choice, check_float, check_int, check_sizes
 
 
 class MLP(nn.Module):
@@ -37,21 +37,25 @@ class CNN(nn.Module):
 
 
 class FastNet(nn.Module):
-    """The ``fast`` recipe's small CNN. Pooling before the ReLU gives the same result (both monotone) for less work."""
+    """The speed recipes' small CNN. ``stride=2`` (the ``fast`` recipe): the 5x5 convolution steps two pixels
+    instead of being max-pooled, a quarter of its work. Pooling before the ReLU gives the same result (both monotone)."""
 
-    def __init__(self, channels=(16, 32), fc: int = 256):
+    def __init__(self, channels=(16, 32), fc: int = 256, stride: int = 1):
         super().__init__()
         c1, c2 = check_sizes("channels", channels, 2)
         (fc,) = check_sizes("fc", [fc], 1)
-        self.conv1 = nn.Conv2d(1, c1, 5)  # 28 -> 24, pooled to 12
-        self.conv2 = nn.Conv2d(c1, c2, 3)  # 12 -> 10, pooled to 5
-        self.fc1 = nn.Linear(c2 * 5 * 5, fc)
+        stride = check_int("stride", stride, minimum=1, maximum=2, example=2)
+        self.conv1 = nn.Conv2d(1, c1, 5, stride=stride, padding=2 * (stride - 1))  # 28 -> 24 pooled to 12, or 14
+        self.pool1 = nn.MaxPool2d(2) if stride == 1 else nn.Identity()
+        self.conv2 = nn.Conv2d(c1, c2, 3)  # -> 10 or 12, pooled to 5 or 6
+        side = 5 if stride == 1 else 6
+        self.fc1 = nn.Linear(c2 * side * side, fc)
         self.fc2 = nn.Linear(fc, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
+        x = F.relu(self.pool1(self.conv1(x)))
         x = F.relu(F.max_pool2d(self.conv2(x), 2))
-        # flatten in (height, width, channel) order: a free view of a channels_last tensor (see TrainConfig.bf16)
+        # flatten in (height, width, channel) order: a free view of a channels_last tensor (TrainConfig.channels_last)
         return self.fc2(F.relu(self.fc1(x.permute(0, 2, 3, 1).flatten(1))))
 
 
@@ -75,7 +79,7 @@ class BestNet(nn.Module):
 
 
 MODELS = {"mlp": (MLP, {"hidden": (256, 128), "dropout": 0.0}), "cnn": (CNN, {}),  # name -> (class, defaults)
-          "fast": (FastNet, {"channels": (16, 32), "fc": 256}), "best": (BestNet, {"widths": (32, 64, 128)})}
+          "fast": (FastNet, {"channels": (16, 32), "fc": 256, "stride": 1}), "best": (BestNet, {"widths": (32, 64, 128)})}
 
 
 def build_model(name: str, **hparams) -> nn.Module:

@@ -43,11 +43,14 @@ def native_bf16(device: torch.device) -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def speed_setup(model: nn.Module, device: torch.device, bf16: bool):
-    """``TrainConfig.bf16``: channels_last and a bfloat16 autocast where bfloat16 is native, else plain float32."""
-    if not (bf16 and native_bf16(device)):
-        return model, nullcontext
-    return model.to(memory_format=torch.channels_last), lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+def speed_setup(model: nn.Module, device: torch.device, config: TrainConfig):
+    """The two speed options, applied here only: ``channels_last`` (NHWC weights, so convolutions run in that
+    layout) and ``bf16``, a bfloat16 autocast where the device runs it natively; float32 elsewhere, silently."""
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    if config.bf16 and native_bf16(device):
+        return model, lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+    return model, nullcontext
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
@@ -105,7 +108,7 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
     if hparams and not isinstance(model, str):
         raise TypeError("hparams apply only to a model given by name, e.g. fit('mlp', data, hparams={'dropout': 0.2})")
     model = build_model(model, **(hparams or {})) if isinstance(model, str) else model
-    model, autocast = speed_setup(model.to(device), device, config.bf16)
+    model, autocast = speed_setup(model.to(device), device, config)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)

@@ -67,6 +67,13 @@ def test_help_lists_the_hyperparameter_flags():
         assert flag in result.stdout
 
 
+def test_top_level_help_lists_every_command():
+    result = run_cli("--help")
+    assert result.returncode == 0, result.stderr  # a "%" in a command's help text once made argparse crash here
+    for command in ("train", "evaluate", "predict", "grid"):
+        assert f"    {command} " in result.stdout
+
+
 @pytest.mark.parametrize("command", ["train", "evaluate", "predict"])
 def test_help_says_each_default_once_and_ends_with_examples(command):
     text = run_cli(command, "--help").stdout

@@ -1,4 +1,4 @@
-"""The speed recipes ("fast", "best"): their networks, the schedule, bf16 where native, and the CLI."""
+"""The speed recipes ("fast", "best"): their networks, the schedule, channels_last and bf16, and the CLI."""
 from __future__ import annotations
 
 import json
@@ -13,11 +13,13 @@ from mnist_utils.augment import RandomShift
 from mnist_utils.train import make_optimizer, make_scheduler, native_bf16, speed_setup
 
 
-@pytest.mark.parametrize("name, params", [("fast", 212_682), ("best", 150_698)])
-def test_recipe_models_build_and_give_the_same_answer_in_channels_last(name, params):
-    model = build_model(name).eval()
+@pytest.mark.parametrize("name, hparams, params", [
+    ("fast", {}, 212_682), ("fast", RECIPES["fast"].hparams, 302_794),  # stride 1: checkpoints saved before stride
+    ("best", {}, 150_698), ("best", RECIPES["best"].hparams, 40_794)])
+def test_recipe_models_build_and_give_the_same_answer_in_channels_last(name, hparams, params):
+    model = build_model(name, **hparams).eval()
     assert model.arch == name and count_parameters(model) == params
-    cl = build_model(name)
+    cl = build_model(name, **hparams)
     cl.load_state_dict(model.state_dict())
     cl = cl.to(memory_format=torch.channels_last).eval()
     x = torch.randn(3, 1, 28, 28)
@@ -30,6 +32,8 @@ def test_recipe_model_hyperparameters_checked():
         build_model("fast", channels=8)
     with pytest.raises(ValueError, match="widths"):
         build_model("best", widths=(8, 0, 16))
+    with pytest.raises(ValueError, match="stride"):
+        build_model("fast", stride=3)
 
 
 @pytest.mark.parametrize("name", ["fast", "best"])
@@ -58,18 +62,20 @@ def test_onecycle_keeps_the_recipes_momentum_unless_asked_to_cycle_it(name):
     assert cycling.optimizer.param_groups[0][key] != optimizer.param_groups[0][key]
 
 
-def test_bf16_is_used_only_where_native_and_silently(monkeypatch, recwarn):
+def test_speed_options_channels_last_anywhere_bf16_only_where_native(monkeypatch, recwarn):
     from mnist_utils import train
 
-    model = build_model("fast")
     monkeypatch.setattr(train, "native_bf16", lambda device: False)
-    same, autocast = speed_setup(model, torch.device("cpu"), bf16=True)
-    assert same is model and not autocast().__enter__()  # nullcontext: plain float32
+    same, autocast = speed_setup(build_model("fast"), torch.device("cpu"), TrainConfig(bf16=True))
+    assert not same.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not autocast().__enter__()  # nullcontext: plain float32
+    nhwc, autocast = speed_setup(build_model("fast"), torch.device("cpu"), TrainConfig(channels_last=True, bf16=True))
+    assert nhwc.conv2.weight.is_contiguous(memory_format=torch.channels_last)
+    assert nhwc(torch.randn(2, 1, 28, 28)).dtype == torch.float32
     monkeypatch.setattr(train, "native_bf16", lambda device: True)
-    fast, autocast = speed_setup(model, torch.device("cpu"), bf16=True)
-    assert fast.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    _, autocast = speed_setup(build_model("fast"), torch.device("cpu"), TrainConfig(bf16=True))
     with autocast():
-        assert fast(torch.randn(2, 1, 28, 28)).dtype == torch.bfloat16
+        assert nhwc(torch.randn(2, 1, 28, 28)).dtype == torch.bfloat16
     assert len(recwarn) == 0
 
 
@@ -84,7 +90,7 @@ def test_random_shift_moves_whole_pixels_and_repeats():
 
 def test_fast_recipe_repeats_exactly_and_learns(small_data):
     config = RECIPES["fast"].config.replace(batch_size=250, epochs=2)
-    runs = [fit("fast", small_data, config, progress=False) for _ in range(2)]
+    runs = [fit("fast", small_data, config, hparams=RECIPES["fast"].hparams, progress=False) for _ in range(2)]
     assert runs[0][1].train_loss == runs[1][1].train_loss and runs[0][1].val_acc[-1] > 0.8
     for a, b in zip(runs[0][0].parameters(), runs[1][0].parameters()):
         assert torch.equal(a, b)
@@ -92,7 +98,8 @@ def test_fast_recipe_repeats_exactly_and_learns(small_data):
 
 def test_best_recipe_tiny_fit(small_data):
     # one epoch of 2,000 images is 8 steps: the recipe's peak lr 0.4 needs its long warm-up, so use less here
-    _, history = fit("best", small_data, RECIPES["best"].config.replace(epochs=1, lr=0.05), progress=False)
+    _, history = fit("best", small_data, RECIPES["best"].config.replace(epochs=1, lr=0.05), hparams=RECIPES["best"].hparams,
+                     progress=False)
     assert history.epochs == 1 and history.val_acc[0] > 0.2, history
 
 
@@ -110,7 +117,7 @@ def test_cli_trains_a_recipe_on_a_subset(tmp_path, data_dir):
 
 @pytest.mark.parametrize("field, value, error", [
     ("betas", (0.9,), TypeError), ("betas", (0.9, 1.0), ValueError), ("augment", -1, ValueError),
-    ("augment", 1.5, TypeError), ("threads", 0, ValueError), ("bf16", "yes", TypeError),
+    ("augment", 1.5, TypeError), ("threads", 0, ValueError), ("bf16", "yes", TypeError), ("channels_last", 1, TypeError),
     ("cycle_momentum", 1, TypeError), ("pct_start", 1.0, ValueError),
     ("nesterov", True, ValueError),  # adam by default: Nesterov needs SGD
 ])

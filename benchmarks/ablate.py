@@ -1,0 +1,54 @@
+"""The ablation (``python -m benchmarks.bench --ablate``): the fast recipe with one choice undone at a time.
+
+Every variant runs in a process of its own (``benchmarks/measure.py``: training timed after a warm-up, data in
+memory), once per seed, variants alternating within each seed so that a slow spell of the machine hits them alike.
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+
+# label -> changes to the fast recipe: TrainConfig fields, and the network's hyperparameters
+ABLATIONS: dict[str, dict] = {
+    "as shipped": {},
+    "NCHW (no channels_last)": {"config": {"channels_last": False}},
+    "5x5 conv + max-pool (stride 1), the previous FastNet": {"hparams": {"stride": 1}},
+    "both: the previous fast recipe": {"config": {"channels_last": False}, "hparams": {"stride": 1}},
+    "OneCycleLR also cycling beta1 (its default)": {"config": {"cycle_momentum": True}},
+    "constant lr 2e-3 (no OneCycle)": {"config": {"schedule": "constant", "lr": 2e-3}},
+    "Adam's default betas (0.9, 0.999)": {"config": {"betas": (0.9, 0.999)}},
+    "no label smoothing": {"config": {"label_smoothing": 0.0}},
+    "batch 128": {"config": {"batch_size": 128}},
+    "batch 512": {"config": {"batch_size": 512}},
+    "1 thread": {"config": {"threads": 1}},
+}
+
+
+def run_ablations(args) -> tuple[str, list[dict]]:
+    from .bench import measure
+
+    quick = {"train_subset": 2000} if args.quick else {}
+    rows = []
+    for seed in args.seeds:
+        for label, change in ABLATIONS.items():
+            result = measure("recipe", name="fast", seed=seed, data_dir=args.data_dir, **change, **quick)
+            rows.append({"variant": label, "seed": seed, **result})
+            print(f"  {label}, seed {seed}: {result['train_seconds']:.2f} s, test "
+                  f"{100 * result['test_accuracy']:.2f} %", file=sys.stderr, flush=True)
+    return format_ablations(rows), rows
+
+
+def format_ablations(rows: list[dict]) -> str:
+    lines = [("| fast recipe variant | seeds | training (median) | val accuracy (mean) | test accuracy (mean / min) "
+              "| change in training | change in test accuracy |"), "| --- | --- | --- | --- | --- | --- | --- |"]
+    base = None
+    for label in dict.fromkeys(r["variant"] for r in rows):
+        group = [r for r in rows if r["variant"] == label]
+        seconds = statistics.median(r["train_seconds"] for r in group)
+        test = [r["test_accuracy"] for r in group]
+        base = base or (seconds, statistics.mean(test))
+        lines.append(f"| {label} | {len(group)} | {seconds:.2f} s | "
+                     f"{100 * statistics.mean(r['val_accuracy'] for r in group):.2f} % | "
+                     f"{100 * statistics.mean(test):.2f} % / {100 * min(test):.2f} % | {seconds - base[0]:+.2f} s | "
+                     f"{100 * (statistics.mean(test) - base[1]):+.2f} pt |")
+    return "\n".join(lines)
