@@ -66,16 +66,16 @@ def seed_pipeline(data_dir=None, max_epochs: int = 5, train_subset: int | None =
 
 def recipe(name: str, seed: int = 0, data_dir=None, train_subset: int | None = None, config: dict | None = None,
            hparams: dict | None = None) -> dict:
-    from mnist_utils import evaluate, fit, load_mnist
+    from mnist_utils import TensorBatches, evaluate, fit, load_mnist
     from mnist_utils.recipes import RECIPES
 
     chosen = RECIPES[name]
     settings = chosen.config.replace(seed=seed, **(config or {}))
     hparams = {**chosen.hparams, **(hparams or {})}
     data = load_mnist(data_dir, normalize=chosen.normalize, train_subset=train_subset, seed=seed)
-    warm = load_mnist(data_dir, normalize=chosen.normalize, train_subset=2048, val_size=0)
-    fit(chosen.model, warm, settings.replace(epochs=1, batch_size=min(settings.batch_size, 256)), hparams=hparams,
-        progress=False)  # warm-up: torch.optim's first import, oneDNN's first kernels
+    warm = TensorBatches(data.train_x[:3 * settings.batch_size], data.train_y[:3 * settings.batch_size],
+                         settings.batch_size)  # a warm-up of 3 steps: torch.optim's first import, the first kernels
+    fit(chosen.model, (warm, None), settings.replace(epochs=1, schedule="constant"), hparams=hparams, progress=False)
     start = time.perf_counter()
     model, history = fit(chosen.model, data, settings, hparams=hparams, progress=False)
     seconds = time.perf_counter() - start

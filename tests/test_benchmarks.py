@@ -1,79 +1,77 @@
-"""benchmarks/: the smoke run (one invocation, the three pipelines alternating, a table with every column),
-the summary arithmetic, the ablation list, and the seed pipeline's loaders."""
+"""benchmarks/: the smoke run (one invocation, the four pipelines, a table with every column), the FLOP count,
+the summary arithmetic, the ablation list and table, and the seed pipeline's loaders."""
 from __future__ import annotations
 
 import json
-import re
 
 import torch
 
 from benchmarks import bench
+from benchmarks.ablate import ABLATIONS, format_ablations
+from benchmarks.measure import flops_per_image
 from benchmarks.seed_pipeline import classic_loaders
-from mnist_utils import load_mnist
+from mnist_utils import build_model, load_mnist
+from mnist_utils.recipes import RECIPES
 
 
 def test_bench_quick_prints_the_table(tmp_path, data_dir, capsys):
     out = tmp_path / "bench.json"
     assert bench.main(["--quick", "--data-dir", str(data_dir), "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    header = "| pipeline | seed | time to 99.0 % | epochs | test accuracy | wall | load | notes |"
-    assert header in text
+    assert text.splitlines()[0].startswith(bench.cpu_model()) and "threads" in text.splitlines()[0]
     rows = [line for line in text.splitlines() if line.startswith("| (")]
-    assert [r.split("|")[1].strip() for r in rows] == ["(a) classic", "(b) fast", "(c) best"]
+    assert [r.split("|")[1].strip() for r in rows] == ["(a) seed pipeline", "(b) fast", "(c) best",
+                                                       "(d) course loop, CNN"]
     for row in rows:
         cells = [c.strip() for c in row.split("|")[1:-1]]
-        assert len(cells) == 8
-        assert cells[3] == "1"  # epochs: the quick run caps everything at one
-        accuracy = float(cells[4].rstrip(" %"))
-        assert 10.0 < accuracy <= 100.0
-        assert 0.0 < float(cells[5].rstrip(" s")) < 600.0
-        assert re.fullmatch(r"(> )?\d+\.\d s( \(not reached\))?", cells[2])
-    assert "speed ratio (a)/(b), time to 99.0 %:" in text and "fast, 1 seed: wall" in text
+        training, whole, memory = (float(cells[i].split()[0]) for i in (2, 3, 4))
+        assert 0 < training < whole < 600 and 100 < memory < 20_000  # a whole process outlasts its training
+        assert 10.0 < float(cells[5].rstrip(" %")) <= 100.0 and 0 < float(cells[7].rstrip(" %")) <= 100
+    mflops = {r.split("|")[1].strip(): float(r.split("|")[7]) for r in rows}
+    assert mflops["(a) seed pipeline"] == mflops["(d) course loop, CNN"] > 10 * mflops["(b) fast"]
+    assert "(a) first epoch / (b) median training:" in text and "seed-pipeline epochs" in text
     saved = json.loads(out.read_text())
-    assert saved["quick"] is True and len(saved["rows"]) == 3
-    assert [r["pipeline"] for r in saved["rows"]] == ["classic", "fast", "best"]
-    assert set(saved["summary"]) == {"fast", "best", "ratio"}
+    assert saved["quick"] is True and len(saved["rows"]) == 4 and set(saved["summary"]) == {"seed", "fast", "best"}
 
 
-def test_summary_ratio_uses_time_to_target():
-    rows = [bench.BenchRow("classic", 0, 300.0, 250.0, 3, 0.991, 0.1),
-            bench.BenchRow("fast", 0, 8.0, 8.0, 1, 0.992, 0.1),
-            bench.BenchRow("fast", 1, 10.0, 10.0, 1, 0.991, 0.1),
-            bench.BenchRow("best", 0, 200.0, 200.0, 8, 0.9965, 0.1)]
-    summary = bench.summarize(rows)
-    assert summary["ratio"]["value"] == 250.0 / 9.0 and summary["ratio"]["vs_slowest_fast"] == 25.0
-    assert summary["fast"]["acc_min"] == 0.991 and summary["best"]["acc_min"] == 0.9965
-    assert "27.8x against the median fast run" in bench.format_table(rows, summary)
-    rows[0] = bench.BenchRow("classic", 0, 330.0, None, 3, 0.989, 0.1)
-    text = bench.format_table(rows, bench.summarize(rows))
-    assert "> 330.0 s (not reached)" in text and "at least 36.7x" in text
+def test_flops_per_image_counts_forward_and_backward():
+    layer = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
+    # forward 2 * 784 * 10; backward: the weight gradient only (the input needs none), same again
+    assert flops_per_image(layer) == 2 * (2 * 784 * 10)
 
 
-def test_every_ablation_is_a_valid_fast_config():
-    from mnist_utils.cli import build_parser, parse_options
-    from mnist_utils.recipes import RECIPES
+def test_summary_compares_within_the_run():
+    seed = {"pipeline": "(a) seed pipeline", "train_seconds": 120.0, "epochs_to_target": 3, "epochs": 3,
+            "test_accuracies": [0.985, 0.988, 0.991]}
+    fast = [{"pipeline": "(b) fast", "train_seconds": t, "test_accuracy": a, "whole_seconds": t + 3,
+             "cli_train_seconds": t + 1} for t, a in ((4.0, 0.991), (5.0, 0.992), (6.0, 0.989))]
+    best = {"pipeline": "(c) best", "train_seconds": 270.0, "test_accuracy": 0.9962}
+    summary = bench.summarize([seed, *fast, best])
+    assert summary["fast"]["seed_epoch_over_fast"] == 24.0 and summary["fast"]["reached"] == 2
+    assert summary["fast"]["whole_minus_train"] == 2.0 and summary["best"]["in_seed_epochs"] == 2.25
 
-    base = RECIPES["fast"].config
+
+def test_every_ablation_builds_a_valid_fast_run():
+    base = RECIPES["fast"]
     changed = set()
-    for label, extra in bench.ABLATIONS:
-        args = build_parser().parse_args(["train", "--model", "fast", *extra])
-        flags = {k: getattr(args, k) for k in ("lr", "batch_size") if getattr(args, k) is not None}
-        config = base.replace(**flags, **parse_options(args.options))  # raises on a misspelt option
-        diff = {f for f in vars(base) if getattr(config, f) != getattr(base, f)}
-        assert bool(diff) == (label != "as shipped"), label
+    for label, change in ABLATIONS.items():
+        config = base.config.replace(**change.get("config", {}))  # raises on a misspelt field
+        build_model(base.model, **{**base.hparams, **change.get("hparams", {})})
+        diff = {f for f in vars(base.config) if getattr(config, f) != getattr(base.config, f)}
+        assert bool(diff or change.get("hparams")) == (label != "as shipped"), label
         changed |= diff
-    assert {"bf16", "cycle_momentum", "schedule", "betas", "label_smoothing", "batch_size"} <= changed
+    assert {"channels_last", "cycle_momentum", "schedule", "betas", "label_smoothing", "batch_size"} <= changed
 
 
 def test_ablation_table_compares_with_the_shipped_recipe():
-    def row(seconds, acc, val):
-        return bench.BenchRow("fast", 0, seconds, seconds, 1, acc, 0.1, val_accuracy=val)
+    def row(variant, seconds, acc, val):
+        return {"variant": variant, "train_seconds": seconds, "test_accuracy": acc, "val_accuracy": val}
 
-    rows = [("as shipped", row(7.0, 0.992, 0.991)), ("float32", row(12.0, 0.990, 0.989)),
-            ("as shipped", row(9.0, 0.990, 0.989)), ("float32", row(14.0, 0.988, 0.987))]
-    lines = bench.format_ablations(rows).splitlines()
-    assert lines[2] == "| as shipped | 2 | 8.0 s | 99.00 % | 99.10 % / 99.00 % | +0.0 s | +0.00 pt |"
-    assert lines[3] == "| float32 | 2 | 13.0 s | 98.80 % | 98.90 % / 98.80 % | +5.0 s | -0.20 pt |"
+    rows = [row("as shipped", 3.0, 0.992, 0.991), row("NCHW", 5.0, 0.990, 0.989),
+            row("as shipped", 4.0, 0.990, 0.989), row("NCHW", 6.0, 0.988, 0.987)]
+    lines = format_ablations(rows).splitlines()
+    assert lines[2] == "| as shipped | 2 | 3.50 s | 99.00 % | 99.10 % / 99.00 % | +0.00 s | +0.00 pt |"
+    assert lines[3] == "| NCHW | 2 | 5.50 s | 98.80 % | 98.90 % / 98.80 % | +2.00 s | -0.20 pt |"
 
 
 def test_classic_loaders_match_the_tensor_path(data_dir):
