@@ -34,13 +34,13 @@ from pathlib import Path
 import torch
 
 from mnist_utils import build_model
+from mnist_utils.data import TRAIN_SIZE
 from mnist_utils.recipes import RECIPES
 from mnist_utils.train import native_bf16, select_device
 
-from .measure import flops_per_image
+from .measure import TARGET, flops_per_image
 
 AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
-TARGET = 0.99
 
 
 def run(cmd: list[str]) -> tuple[dict, float, float]:
@@ -70,16 +70,16 @@ def train_cli(name: str, seed: int, data_dir=None, extra: list[str] = ()) -> dic
                                      str(seed), "--json", "--out-dir", tmp,
                                      *(["--data-dir", str(data_dir)] if data_dir else []), *extra])
     return {"whole_seconds": wall, "cli_train_seconds": summary["train_seconds"], "peak_mb": memory,
-            "cli_test_accuracy": summary["test_accuracy"], "val_accuracy": summary["history"]["val_acc"][-1]}
+            "cli_test_accuracy": summary["test_accuracy"], "val_accuracy": summary["history"]["val_acc"][-1],
+            "cli_epochs": len(summary["history"]["train_loss"])}
 
 
-def recipe_facts(name: str, hparams: dict | None = None) -> dict:
+def recipe_facts(name: str) -> dict:
     """FLOPs per training image (forward + backward) and the precision the recipe runs in here."""
     recipe = RECIPES[name]
     bf16 = recipe.config.bf16 and native_bf16(select_device())
-    flops = flops_per_image(build_model(recipe.model, **{**recipe.hparams, **(hparams or {})}))
-    return {"flops_per_image": flops, "precision": "bfloat16 autocast" if bf16 else "float32",
-            "threads": torch.get_num_threads()}
+    return {"flops_per_image": flops_per_image(build_model(recipe.model, **recipe.hparams)),
+            "precision": "bfloat16 autocast" if bf16 else "float32"}
 
 
 def run_all(args) -> tuple[list[dict], float]:
@@ -110,9 +110,9 @@ def run_all(args) -> tuple[list[dict], float]:
         if i < len(args.best_seeds):
             small = ["--lr", "0.05", "--batch-size", "64", "--epochs", "1"] if args.quick else []
             c = train_cli("best", args.best_seeds[i], args.data_dir, cli_quick + small)
-            epochs = 1 if args.quick else RECIPES["best"].config.epochs
+            images = 2000 if args.quick else TRAIN_SIZE - 5000  # the CLI's default validation split
             c |= {"train_seconds": c["cli_train_seconds"], "test_accuracy": c["cli_test_accuracy"],
-                  "images": epochs * (2000 if args.quick else 55_000), "epochs": epochs}
+                  "images": c["cli_epochs"] * images, "epochs": c["cli_epochs"]}
             done("(c) best", args.best_seeds[i], c, recipe_facts("best"))
         if i == 0 and args.course_cnn:
             d = measure("recipe", name="cnn", data_dir=args.data_dir, config={"epochs": 1}, **quick)
