@@ -5,7 +5,7 @@ evaluation, saving and loading, image preparation and plots. ``python -m mnist_u
 """
 from .config import History, TrainConfig, TrainingDiverged
 from .data import MnistData, MnistDataError, TensorBatches, load_mnist, load_raw, normalize_images, resolve_data_dir
-from .evaluate import EvalResult, confusion_matrix, evaluate, predict
+from .evaluate import EvalResult, evaluate, predict
 from .images import load_digit_image
 from .models import CNN, MLP, build_model, count_parameters
 from .persistence import (
@@ -18,7 +18,7 @@ from .persistence import (
                           load_model,
                           save_model,
 )
-from .plots import plot_confusion_matrix, plot_history, plot_misclassified, plot_samples
+from .plots import plot_history, plot_misclassified
 from .recipes import RECIPES, Recipe
 from .train import fit, select_device, train_one_epoch
 
@@ -26,8 +26,7 @@ __version__ = "0.2.0"
 __all__ = [
     "CNN", "FULL_FILE", "MLP", "RECIPES", "STATE_FILE", "Checkpoint", "EvalResult", "History", "MnistData",
     "MnistDataError", "Recipe", "TensorBatches", "TrainConfig", "TrainingDiverged", "UntrustedCheckpointError",
-    "build_model", "confusion_matrix", "count_parameters", "evaluate", "fit", "load_checkpoint", "load_digit_image",
-    "load_full_model", "load_mnist", "load_model", "load_raw", "normalize_images", "plot_confusion_matrix",
-    "plot_history", "plot_misclassified", "plot_samples", "predict", "resolve_data_dir", "save_model",
-    "select_device", "train_one_epoch",
+    "build_model", "count_parameters", "evaluate", "fit", "load_checkpoint", "load_digit_image",
+    "load_full_model", "load_mnist", "load_model", "load_raw", "normalize_images", "plot_history",
+    "plot_misclassified", "predict", "resolve_data_dir", "save_model", "select_device", "train_one_epoch",
 ]

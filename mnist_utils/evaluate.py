@@ -1,4 +1,4 @@
-"""Evaluation: loss and accuracy, predictions with (calibrated) probabilities, and the confusion matrix."""
+"""Evaluation: loss and accuracy, and predictions with (calibrated) probabilities."""
 from dataclasses import dataclass
 
 import torch
@@ -14,9 +14,6 @@ class EvalResult:
     accuracy: float  # fraction in [0, 1]
     count: int
 
-    def __str__(self) -> str:
-        return f"loss {self.loss:.4f}, accuracy {100 * self.accuracy:.2f} % on {self.count} images"
-
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, data, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor]:
@@ -24,15 +21,12 @@ def predict_logits(model: nn.Module, data, batch_size: int = 256) -> tuple[torch
     if isinstance(data, (tuple, list)) and len(data) == 2 and all(isinstance(t, torch.Tensor) for t in data):
         data = [(data[0][i:i + batch_size], data[1][i:i + batch_size]) for i in range(0, len(data[0]), batch_size)]
     device = next(model.parameters(), torch.empty(0)).device  # a model without parameters runs on the CPU
-    was_training = model.training
-    model.eval()
-    logits, labels = [], []
-    try:
-        for x, y in data:
-            logits.append(model(x.to(device)).float().cpu())
-            labels.append(y.cpu())
-    finally:
-        model.train(was_training)
+    was_training, logits, labels = model.training, [], []
+    model.eval()  # dropout off, BatchNorm on its running statistics; the model's mode is restored below
+    for x, y in data:
+        logits.append(model(x.to(device)).float().cpu())
+        labels.append(y.cpu())
+    model.train(was_training)
     if not logits:
         raise ValueError("data holds no images to evaluate; pass a non-empty (x, y) pair or DataLoader")
     return torch.cat(logits), torch.cat(labels)
@@ -48,17 +42,9 @@ def evaluate(model: nn.Module, data, batch_size: int = 256) -> EvalResult:
 @torch.no_grad()
 def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 256, *, temperature: float = 1.0):
     """Predicted digits and their probabilities, softmax(logits / ``temperature``), for images ``x`` [N, 1, 28, 28]."""
-    if x.dim() == 3:
-        x = x.unsqueeze(0) if x.shape[0] == 1 else x.unsqueeze(1)
     logits, _ = predict_logits(model, (x, torch.zeros(len(x), dtype=torch.long)), batch_size)
     probs = (logits / temperature).softmax(1)
     return probs.argmax(1), probs
-
-
-def confusion_matrix(labels: torch.Tensor, predicted: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
-    """``cm[true, predicted]`` counts, int64 [num_classes, num_classes]."""
-    index = labels.long() * num_classes + predicted.long()
-    return torch.bincount(index, minlength=num_classes ** 2).reshape(num_classes, num_classes)
 
 
 def fit_temperature(model: nn.Module, data) -> float:
