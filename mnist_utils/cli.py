@@ -1,5 +1,6 @@
 """Command line: ``python -m mnist_utils {train,evaluate,predict,grid} ...``; bad input: one line on stderr, exit 1."""
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -101,7 +102,7 @@ def _train(args) -> tuple[dict, str]:
     plots.plot_history(history, path=figure, title=f"{args.model}: test accuracy {100 * test.accuracy:.2f} %")
     summary = {"model": args.model, **metrics, "train_seconds": train_seconds,
                "total_seconds": time.perf_counter() - start, "device": str(device), "config": vars(config),
-               "hparams": hparams, "history": history.to_dict(), "files": list(map(str, files))}
+               "hparams": hparams, "history": dataclasses.asdict(history), "files": list(map(str, files))}
     return summary, f"test accuracy {100 * test.accuracy:.2f} % after {train_seconds:.1f} s on {device}, in {out_dir}"
 
 

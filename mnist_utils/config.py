@@ -63,8 +63,6 @@ class History:
     batch_lr: list[float] = dataclasses.field(default_factory=list)
     stopped_early: bool = False
 
-    to_dict = dataclasses.asdict
-
     @property
     def epochs(self) -> int:
         return len(self.train_loss)

@@ -60,7 +60,8 @@ def _torch_load(path: Path, *, trusted: bool = False):
                 if "Unsupported global" in str(exc) or f.read(1) == b"\x80":
                     raise UntrustedCheckpointError(
                         f"checkpoint {str(path)!r} holds pickled Python objects, so loading it could run code from "
-                        f"the file. Load {STATE_FILE} instead, or pass trusted=True only for a file you made") from None
+                        f"the file. Load {STATE_FILE} instead, or load_full_model(path, trusted=True) only for a "
+                        "file you made") from None
         raise ValueError(f"checkpoint {str(path)!r} is not a readable PyTorch file (truncated or corrupt: "
                          f"{type(exc).__name__}); save the model again or use another copy") from None
 
@@ -115,11 +116,6 @@ def load_full_model(path, *, trusted: bool = False) -> nn.Module:
     return model.eval()
 
 
-def load_model(path, *, model: nn.Module | str | None = None, trusted: bool = False) -> nn.Module:
-    """Load a model from a state file (safe) or, with ``trusted=True``, from a whole-model file."""
-    try:
-        return load_checkpoint(path, model=model).model
-    except UntrustedCheckpointError:
-        if trusted is not True:
-            raise
-        return load_full_model(path, trusted=True)
+def load_model(path, *, model: nn.Module | str | None = None) -> nn.Module:
+    """The model of a state file (or of the folder holding it), rebuilt from its card and loaded safely."""
+    return load_checkpoint(path, model=model).model

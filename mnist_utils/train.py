@@ -29,10 +29,6 @@ def select_device(device: str | torch.device | None = None) -> torch.device:
     return device
 
 
-def seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)  # every device; the package draws no Python or NumPy random numbers
-
-
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bfloat16 natively (elsewhere it is emulated, slower than float32)."""
     if device.type == "cuda":
@@ -72,6 +68,12 @@ def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
                                                pct_start=config.pct_start, cycle_momentum=config.cycle_momentum)
 
 
+def make_augment(config: TrainConfig):
+    """Random shifts of up to ``augment`` pixels (with ``distort``, handwriting-like distortions too), or None."""
+    kind = RandomDistort if config.distort else RandomShift
+    return kind(config.augment, seed=config.seed) if config.augment else None
+
+
 def train_one_epoch(model, batches, optimizer, loss_fn, *, scheduler=None, augment=None, autocast=nullcontext,
                     on_batch=None) -> tuple[float, bool]:
     """One pass over ``batches``: (mean loss, whether ``on_batch(loss)`` asked to stop). NaN raises before a step."""
@@ -104,7 +106,7 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
     config = (config or TrainConfig()).replace(**options)
     device = select_device(device)
     train_batches, val_data = split_batches(data, config, device)
-    seed_everything(config.seed)  # before building the model: the seed fixes its initial weights too
+    torch.manual_seed(config.seed)  # every device, before the model is built: it fixes the initial weights too
     if hparams and not isinstance(model, str):
         raise TypeError("hparams apply only to a model given by name, e.g. fit('mlp', data, hparams={'dropout': 0.2})")
     model = build_model(model, **(hparams or {})) if isinstance(model, str) else model
@@ -112,8 +114,7 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_batches))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    distortion = RandomDistort if config.distort else RandomShift
-    augment = distortion(config.augment, seed=config.seed) if config.augment else None
+    augment = make_augment(config)
     history, bar = History(), progress_bar(config.epochs * len(train_batches), progress)
 
     def after_batch(loss: float) -> bool:
@@ -125,20 +126,19 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
     with bar, ExitStack() as on_exit:
         on_exit.callback(torch.set_num_threads, torch.get_num_threads())  # restored however the run ends
         torch.set_num_threads(config.threads or torch.get_num_threads())
-        for epoch in range(1, config.epochs + 1):
-            start = time.perf_counter()
-            try:
+        try:
+            for epoch in range(1, config.epochs + 1):
+                start = time.perf_counter()
                 loss, stopped = train_one_epoch(model, train_batches, optimizer, loss_fn, scheduler=scheduler,
                                                 augment=augment, autocast=autocast, on_batch=after_batch)
-            except FloatingPointError as exc:
-                raise TrainingDiverged(f"training diverged in epoch {epoch}: the loss became {exc} with lr="
-                                       f"{config.lr:g}; try a smaller learning rate such as lr={config.lr / 10:g}",
-                                       history) from None
-            if not stopped:
-                history.record(loss, evaluate(model, val_data) if val_data else None, time.perf_counter() - start)
-            if stopped or (callback is not None and callback(history)):
-                history.stopped_early = stopped or epoch < config.epochs
-                break
+                if not stopped:
+                    history.record(loss, evaluate(model, val_data) if val_data else None, time.perf_counter() - start)
+                if stopped or (callback is not None and callback(history)):
+                    history.stopped_early = stopped or epoch < config.epochs
+                    break
+        except FloatingPointError as exc:
+            raise TrainingDiverged(f"training diverged in epoch {epoch}: the loss became {exc} with lr={config.lr:g}; "
+                                   f"try a smaller learning rate such as lr={config.lr / 10:g}", history) from None
     return model, history
 
 
