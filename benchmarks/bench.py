@@ -22,6 +22,7 @@ process" column, and its ``train_seconds`` (all of ``fit``) is what the whole pr
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -74,6 +75,7 @@ def train_cli(name: str, seed: int, data_dir=None, extra: list[str] = ()) -> dic
             "cli_epochs": len(summary["history"]["train_loss"])}
 
 
+@functools.cache  # one FLOP count per recipe, however many rows use it
 def recipe_facts(name: str) -> dict:
     """FLOPs per training image (forward + backward) and the precision the recipe runs in here."""
     recipe = RECIPES[name]
