@@ -12,8 +12,13 @@ import sys
 ABLATIONS: dict[str, dict] = {
     "as shipped": {},
     "NCHW (no channels_last)": {"config": {"channels_last": False}},
-    "5x5 conv + max-pool (stride 1), the previous FastNet": {"hparams": {"stride": 1}},
-    "both: the previous fast recipe": {"config": {"channels_last": False}, "hparams": {"stride": 1}},
+    "the previous FastNet (3x3 conv max-pooled, no BatchNorm, 16/32 channels)": {
+        "hparams": {"stride2": 1, "channels": (16, 32)}},
+    "16/32 channels instead of 24/32": {"hparams": {"channels": (16, 32)}},
+    "the first FastNet (no strided convolution, 16/32 channels)": {
+        "hparams": {"stride": 1, "stride2": 1, "channels": (16, 32)}},
+    "the first fast recipe (that, in NCHW)": {"config": {"channels_last": False},
+                                              "hparams": {"stride": 1, "stride2": 1, "channels": (16, 32)}},
     "OneCycleLR also cycling beta1 (its default)": {"config": {"cycle_momentum": True}},
     "constant lr 2e-3 (no OneCycle)": {"config": {"schedule": "constant", "lr": 2e-3}},
     "Adam's default betas (0.9, 0.999)": {"config": {"betas": (0.9, 0.999)}},
@@ -21,6 +26,7 @@ ABLATIONS: dict[str, dict] = {
     "batch 128": {"config": {"batch_size": 128}},
     "batch 512": {"config": {"batch_size": 512}},
     "1 thread": {"config": {"threads": 1}},
+    "as shipped, again: last in its round": {},  # the same run twice shows how much the order of a round moves times
 }
 
 

@@ -7,11 +7,6 @@ import torch
 from .atomic import atomic_path
 
 
-def _pyplot():
-    import matplotlib.pyplot as plt  # imported late: only the CLI's train draws, and the import takes a second
-    return plt
-
-
 def save_figure(fig, path=None, title: str | None = None):
     """Title and lay out ``fig``; with ``path``, save it atomically (format from the suffix). Returns ``fig``."""
     if title:
@@ -48,7 +43,8 @@ def draw_history(fig, history, title: str | None = None):
 
 def plot_history(history, path=None, title: str | None = None):
     """The curves of ``draw_history`` on a new pyplot figure."""
-    return save_figure(draw_history(_pyplot().figure(figsize=(10, 3.8)), history, title), path)
+    import matplotlib.pyplot as plt  # imported here: only the CLI's train draws, and the import takes a second
+    return save_figure(draw_history(plt.figure(figsize=(10, 3.8)), history, title), path)
 
 
 def plot_misclassified(x, y, predicted, probs, max_images: int = 24, path=None):
@@ -62,7 +58,8 @@ def plot_digits(x: torch.Tensor, titles: list[str], path=None, cols: int = 8, ti
     """Digits in rows of ``cols``, each with its own title, e.g. 'predicted 7 (99%)', and ``title`` above them."""
     cols = min(cols, max(len(x), 1))
     rows = max(1, -(-len(x) // cols))  # rounded up
-    fig, axes = _pyplot().subplots(rows, cols, figsize=(cols * 1.4, rows * 1.6), squeeze=False)
+    import matplotlib.pyplot as plt  # see plot_history
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 1.4, rows * 1.6), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, image, name in zip(axes.flat, x, titles):

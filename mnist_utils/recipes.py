@@ -19,7 +19,7 @@ RECIPES: dict[str, Recipe] = {
     "cnn": Recipe("cnn", TrainConfig(epochs=3, batch_size=64, lr=1e-3, optimizer="adam"), description="historical CNN"),
     "fast": Recipe("fast", TrainConfig(epochs=1, batch_size=256, lr=1e-2, optimizer="adam", betas=(0.7, 0.9),
                                        schedule="onecycle", pct_start=0.25, label_smoothing=0.1, channels_last=True,
-                                       bf16=True), {"stride": 2},
+                                       bf16=True), {"channels": (24, 32), "stride": 2, "stride2": 2},
                    description="99 % in 1 epoch: small strided CNN, large batch, Adam with a short memory, OneCycle"),
     "best": Recipe("best", TrainConfig(epochs=6, batch_size=256, lr=0.4, optimizer="sgd", momentum=0.9, nesterov=True,
                                        weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1, augment=2,

@@ -14,7 +14,8 @@ from mnist_utils.train import make_optimizer, make_scheduler, native_bf16, speed
 
 
 @pytest.mark.parametrize("name, hparams, params", [
-    ("fast", {}, 212_682), ("fast", RECIPES["fast"].hparams, 302_794),  # stride 1: checkpoints saved before stride
+    ("fast", {}, 212_682), ("fast", {"stride": 2}, 302_794),  # the fast recipe's earlier networks, still loadable
+    ("fast", RECIPES["fast"].hparams, 305_370),
     ("best", {}, 150_698), ("best", RECIPES["best"].hparams, 40_794)])
 def test_recipe_models_build_and_give_the_same_answer_in_channels_last(name, hparams, params):
     model = build_model(name, **hparams).eval()
@@ -27,13 +28,17 @@ def test_recipe_models_build_and_give_the_same_answer_in_channels_last(name, hpa
 
 
 def test_recipe_model_hyperparameters_checked():
-    assert build_model("fast", channels=(8, 16), fc=32)(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    for stride, stride2 in [(1, 1), (1, 2), (2, 1), (2, 2)]:  # each pair of strides gives its fc layer the right size
+        net = build_model("fast", channels=(8, 16), fc=32, stride=stride, stride2=stride2)
+        assert net(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     with pytest.raises(TypeError, match="channels"):
         build_model("fast", channels=8)
     with pytest.raises(ValueError, match="widths"):
         build_model("best", widths=(8, 0, 16))
     with pytest.raises(ValueError, match="stride"):
         build_model("fast", stride=3)
+    with pytest.raises(ValueError, match="stride2"):
+        build_model("fast", stride2=0)
 
 
 @pytest.mark.parametrize("name", ["fast", "best"])
