@@ -8,6 +8,7 @@ from __future__ import annotations
 import statistics
 import sys
 
+FIRST_FASTNET = {"stride": 1, "stride2": 1, "channels": (16, 32)}  # nothing strided, max-pooled twice
 # label -> changes to the fast recipe: TrainConfig fields, and the network's hyperparameters
 ABLATIONS: dict[str, dict] = {
     "as shipped": {},
@@ -15,10 +16,8 @@ ABLATIONS: dict[str, dict] = {
     "the previous FastNet (3x3 conv max-pooled, no BatchNorm, 16/32 channels)": {
         "hparams": {"stride2": 1, "channels": (16, 32)}},
     "16/32 channels instead of 24/32": {"hparams": {"channels": (16, 32)}},
-    "the first FastNet (no strided convolution, 16/32 channels)": {
-        "hparams": {"stride": 1, "stride2": 1, "channels": (16, 32)}},
-    "the first fast recipe (that, in NCHW)": {"config": {"channels_last": False},
-                                              "hparams": {"stride": 1, "stride2": 1, "channels": (16, 32)}},
+    "the first FastNet (no strided convolution, 16/32 channels)": {"hparams": FIRST_FASTNET},
+    "the first fast recipe (that, in NCHW)": {"config": {"channels_last": False}, "hparams": FIRST_FASTNET},
     "OneCycleLR also cycling beta1 (its default)": {"config": {"cycle_momentum": True}},
     "constant lr 2e-3 (no OneCycle)": {"config": {"schedule": "constant", "lr": 2e-3}},
     "Adam's default betas (0.9, 0.999)": {"config": {"betas": (0.9, 0.999)}},
