@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from types import SimpleNamespace
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
@@ -65,9 +66,12 @@ def seed_pipeline(data_dir=None, max_epochs: int = 5, train_subset: int | None =
 
 
 def recipe(name: str, seed: int = 0, data_dir=None, train_subset: int | None = None, config: dict | None = None,
-           hparams: dict | None = None) -> dict:
-    from mnist_utils import TensorBatches, evaluate, fit, load_mnist
+           hparams: dict | None = None, relu_inplace: bool = True) -> dict:
+    from mnist_utils import TensorBatches, evaluate, fit, load_mnist, models
     from mnist_utils.recipes import RECIPES
+
+    if not relu_inplace:  # the ablation's "ReLU not in place": FastNet's ReLUs copy, in this process only
+        models.F = SimpleNamespace(relu=lambda x, inplace=False: torch.relu(x))
 
     chosen = RECIPES[name]
     settings = chosen.config.replace(seed=seed, **(config or {}))

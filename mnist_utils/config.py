@@ -24,6 +24,7 @@ class TrainConfig:
     distort: bool = False  # with augment: also rotate, scale, slant, thicken, thin, blur and add noise (RandomDistort)
     channels_last: bool = False  # NHWC memory format for the model: faster convolutions on CPUs (benchmarks/)
     bf16: bool = False  # bfloat16 autocast where the device runs bf16 natively; float32 elsewhere, silently
+    fused: bool = False  # torch.optim's fused update: one kernel for all weights (not bit-equal to the default)
     threads: int | None = None  # CPU threads for this run (None: torch's default)
     seed: int = 0  # fixes the initial weights, the batch order and the augmentation
 
@@ -41,7 +42,7 @@ class TrainConfig:
         if isinstance(self.betas, (str, bytes)) or not hasattr(self.betas, "__len__") or len(self.betas) != 2:
             raise TypeError(f"betas must be two numbers in [0, 1) such as (0.9, 0.999), got {self.betas!r}")
         self.betas = tuple(check_float(f"betas[{i}]", b, example=0.9, **UNIT) for i, b in enumerate(self.betas))
-        for name in ("nesterov", "cycle_momentum", "distort", "channels_last", "bf16"):
+        for name in ("nesterov", "cycle_momentum", "distort", "channels_last", "bf16", "fused"):
             check_bool(name, getattr(self, name))
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ValueError("nesterov=True needs optimizer='sgd' with momentum > 0; drop nesterov or use SGD")

@@ -44,8 +44,7 @@ class FastNet(nn.Module):
 
     def __init__(self, channels=(16, 32), fc: int = 256, stride: int = 1, stride2: int = 1):
         super().__init__()
-        c1, c2 = check_sizes("channels", channels, 2)
-        (fc,) = check_sizes("fc", [fc], 1)
+        (c1, c2), (fc,) = check_sizes("channels", channels, 2), check_sizes("fc", [fc], 1)
         stride = check_int("stride", stride, maximum=2, example=2)
         stride2 = check_int("stride2", stride2, maximum=2, example=2)
         self.conv1 = nn.Conv2d(1, c1, 5, stride=stride, padding=2 * (stride - 1))  # 28 -> 24 pooled to 12, or 14
@@ -57,14 +56,14 @@ class FastNet(nn.Module):
         self.fc2 = nn.Linear(fc, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.pool1(self.conv1(x)))  # max-pooling before the ReLU: the same, on a quarter of the values
-        x = F.relu(self.norm2(self.pool2(self.conv2(x))))
+        x = F.relu(self.pool1(self.conv1(x)), inplace=True)  # pooled first: same result, a quarter of the values
+        x = F.relu(self.norm2(self.pool2(self.conv2(x))), inplace=True)  # in place: no copy to allocate each step
         # flatten in (height, width, channel) order: a free view of a channels_last tensor (TrainConfig.channels_last)
-        return self.fc2(F.relu(self.fc1(x.permute(0, 2, 3, 1).flatten(1))))
+        return self.fc2(F.relu(self.fc1(x.permute(0, 2, 3, 1).flatten(1)), inplace=True))
 
 
 def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU())
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
 class BestNet(nn.Module):

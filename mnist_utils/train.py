@@ -50,10 +50,10 @@ def speed_setup(model: nn.Module, device: torch.device, config: TrainConfig):
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay)
-    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
-                           weight_decay=config.weight_decay)
+    common = dict(lr=config.lr, weight_decay=config.weight_decay, fused=config.fused or None)  # None, not False:
+    if config.optimizer == "adam":  # False would also turn off torch.optim's default (foreach on a GPU)
+        return torch.optim.Adam(model.parameters(), betas=config.betas, **common)
+    return torch.optim.SGD(model.parameters(), momentum=config.momentum, nesterov=config.nesterov, **common)
 
 
 def make_scheduler(optimizer, config: TrainConfig, steps_per_epoch: int):
@@ -113,8 +113,7 @@ def fit(model: nn.Module | str, data, config: TrainConfig | None = None, *, hpar
     model, autocast = speed_setup(model.to(device), device, config)
     optimizer = make_optimizer(model, config)
     scheduler = make_scheduler(optimizer, config, len(train_batches))
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    augment = make_augment(config)
+    loss_fn, augment = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing), make_augment(config)
     history, bar = History(), progress_bar(config.epochs * len(train_batches), progress)
 
     def after_batch(loss: float) -> bool:
@@ -157,7 +156,6 @@ def split_batches(data, config: TrainConfig, device: torch.device):
 def progress_bar(total: int, show: bool | None):
     """A tqdm bar in a terminal or a JupyterLab kernel; none under papermill, nbval or CI (or ``show=False``)."""
     from tqdm.auto import tqdm
-
     if show is None:  # Jupyter Server sets JPY_SESSION_NAME for its kernels; papermill and nbclient do not
         interactive = "JPY_SESSION_NAME" in os.environ if "ipykernel" in sys.modules else sys.stderr.isatty()
         show = interactive and not (os.environ.get("CI") or os.environ.get("MNIST_NO_PROGRESS"))

@@ -67,6 +67,21 @@ def test_onecycle_keeps_the_recipes_momentum_unless_asked_to_cycle_it(name):
     assert cycling.optimizer.param_groups[0][key] != optimizer.param_groups[0][key]
 
 
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_fused_is_torch_optims_own_fused_update_used_only_when_asked(optimizer):
+    config = TrainConfig(optimizer=optimizer, lr=0.1, weight_decay=1e-4)
+    plain, fused = build_model("fast"), build_model("fast")
+    fused.load_state_dict(plain.state_dict())
+    optimizers = [make_optimizer(plain, config), make_optimizer(fused, config.replace(fused=True))]
+    assert [o.defaults["fused"] for o in optimizers] == [None, True]  # None: torch.optim's default (foreach on GPUs)
+    x, y = torch.randn(8, 1, 28, 28), torch.randint(0, 10, (8,))
+    for model, opt in zip((plain, fused), optimizers):
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    for a, b in zip(plain.parameters(), fused.parameters()):
+        torch.testing.assert_close(a, b)  # the same update, computed in one kernel
+
+
 def test_speed_options_channels_last_anywhere_bf16_only_where_native(monkeypatch, recwarn):
     from mnist_utils import train
 
