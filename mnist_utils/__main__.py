@@ -1,3 +1,5 @@
+import os
+
 from .cli import main
 
-raise SystemExit(main())
+os._exit(main())  # main closed its files and flushed its output: skip tearing down torch's modules (0.6 s)

@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     try:
         args = build_parser().parse_args(argv)
         summary, text = {"train": _train, "grid": _grid, "evaluate": _evaluate, "predict": _predict}[args.command](args)
-        print(json.dumps(summary, default=list) if args.json else text)
+        print(json.dumps(summary, default=list) if args.json else text, flush=True)  # before __main__'s os._exit
         return 0
     except (ValueError, TypeError, OSError, TrainingDiverged) as exc:
         print(f"error: {exc}", file=sys.stderr)
