@@ -9,22 +9,27 @@ import statistics
 import sys
 
 FIRST_FASTNET = {"stride": 1, "stride2": 1, "channels": (16, 32)}  # nothing strided, max-pooled twice
-PREVIOUS_STEP = {"batch_size": 256, "fused": False}  # with ReLUs that copy: each step as it was before 2026-11-24
+
+
+def step_as_it_was(**config) -> dict:
+    """The changes that undo 2026-11-24's step: batch 256, Adam not fused, ReLUs that copy (plus ``config``)."""
+    return {"config": {"batch_size": 256, "fused": False, **config}, "relu_inplace": False}
+
+
 # label -> changes to the fast recipe: TrainConfig fields, the network's hyperparameters, whether ReLUs work in place
 ABLATIONS: dict[str, dict] = {
     "as shipped": {},
     "ReLU not in place (a copy of every activation)": {"relu_inplace": False},
     "torch.optim's default Adam (not fused)": {"config": {"fused": False}},
     "batch 256": {"config": {"batch_size": 256}},
-    "all three: the step as it was (batch 256, Adam not fused, ReLU copying)": {"config": PREVIOUS_STEP,
-                                                                               "relu_inplace": False},
+    "all three: the step as it was (batch 256, Adam not fused, ReLU copying)": step_as_it_was(),
     "NCHW (no channels_last)": {"config": {"channels_last": False}},
     "the previous FastNet (3x3 conv max-pooled, no BatchNorm, 16/32 channels)": {
         "hparams": {"stride2": 1, "channels": (16, 32)}},
     "16/32 channels instead of 24/32": {"hparams": {"channels": (16, 32)}},
     "the first FastNet (no strided convolution, 16/32 channels)": {"hparams": FIRST_FASTNET},
-    "the first fast recipe (that, in NCHW, with the step as it was)": {
-        "config": {**PREVIOUS_STEP, "channels_last": False}, "hparams": FIRST_FASTNET, "relu_inplace": False},
+    "the first fast recipe (that, in NCHW, with the step as it was)": {**step_as_it_was(channels_last=False),
+                                                                        "hparams": FIRST_FASTNET},
     "OneCycleLR also cycling beta1 (its default)": {"config": {"cycle_momentum": True}},
     "constant lr 2e-3 (no OneCycle)": {"config": {"schedule": "constant", "lr": 2e-3}},
     "Adam's default betas (0.9, 0.999)": {"config": {"betas": (0.9, 0.999)}},

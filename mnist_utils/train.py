@@ -50,8 +50,8 @@ def speed_setup(model: nn.Module, device: torch.device, config: TrainConfig):
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    common = dict(lr=config.lr, weight_decay=config.weight_decay, fused=config.fused or None)  # None, not False:
-    if config.optimizer == "adam":  # False would also turn off torch.optim's default (foreach on a GPU)
+    common = dict(lr=config.lr, weight_decay=config.weight_decay, fused=config.fused or None)  # None: the default
+    if config.optimizer == "adam":  # (fused=False, unlike None, would also turn off foreach on a GPU)
         return torch.optim.Adam(model.parameters(), betas=config.betas, **common)
     return torch.optim.SGD(model.parameters(), momentum=config.momentum, nesterov=config.nesterov, **common)
 
