@@ -8,7 +8,8 @@ Every digit is a pen drawing of one of several writers' variants (1 with a flag 
 crossbar, open and closed 4, 9 with a straight or curled stem, 0 and 6 with open loops, 2 with a
 loop...), each point jittered, slanted, stretched and turned. The styles:
 
-* ``ink``: dark ink photographed on light paper, uneven light, often small or off-centre in a big frame;
+* ``ink``: dark ink photographed on light paper, uneven light, often small or off-centre in a big
+  frame;
 * ``blocky``: white on black, drawn on 8-16 px and scaled up with nearest neighbour (thick pens);
 * ``rotated``: turned 8-20 degrees, with a thick or a thin pen, thin lines often on big canvases.
 """
@@ -27,7 +28,7 @@ STYLES = ("ink", "blocky", "rotated")
 
 
 def arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float) -> list:
-    """Points along an ellipse from ``start`` to ``end`` degrees, clockwise from 12 o'clock (y down)."""
+    """Points along an ellipse from ``start`` to ``end`` degrees, clockwise from 12 o'clock."""
     steps = max(2, round(abs(end - start) / 45))  # few points: jitter bends, not frays
     points = []
     for i in range(steps + 1):
@@ -143,8 +144,9 @@ def handwriting(digit: int, rng: random.Random, degrees: float) -> list[list]:
 
 
 def draw(strokes: list, frame: tuple[int, int], centre: tuple, height: float, pen: float):
-    """The strokes as white ink on black, float [H, W] in [0, 1], in a frame of (width, height) pixels,
-    scaled to ``height`` pixels around ``centre``; drawn at twice the size, then shrunk (anti-aliased)."""
+    """The strokes as white ink on black, float [H, W] in [0, 1], in a frame of (width, height)
+    pixels, scaled to ``height`` pixels around ``centre``; drawn at twice the size, then shrunk
+    (anti-aliased)."""
     zoom = 2
     image = Image.new("L", (frame[0] * zoom, frame[1] * zoom), 0)
     pad = ImageDraw.Draw(image)
@@ -161,7 +163,8 @@ def draw(strokes: list, frame: tuple[int, int], centre: tuple, height: float, pe
 
 
 def ink_on_paper(digit: int, rng: random.Random) -> np.ndarray:
-    """A photo of dark ink on light paper, uneven light and noise, the digit often small or off-centre."""
+    """A photo of dark ink on light paper, uneven light and noise, the digit often small or
+    off-centre."""
     frame = (rng.randint(100, 400), rng.randint(100, 400))
     side = min(frame)
     height = side * rng.choice([rng.uniform(0.25, 0.45), rng.uniform(0.5, 0.85)])
@@ -259,7 +262,7 @@ def load(folder: Path = FOLDER) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
 def accuracy_by(
     labels: torch.Tensor, predicted: torch.Tensor, names: list[str], key: str = "digit"
 ):
-    """Accuracy in % of each digit (``key="digit"``) or each style (``key="style"``), a pandas Series."""
+    """Accuracy in % of each digit (``key="digit"``) or style (``key="style"``): a pandas Series."""
     import pandas as pd
 
     groups = []
