@@ -5,11 +5,14 @@
   cells are skipped; the tests that need no data still run.
 - No progress bars in test logs (MNIST_NO_PROGRESS=1 unless set).
 - The kernels nbval and papermill start import this checkout's mnist_utils: the project root leads PYTHONPATH.
+- MNIST_FIGURE_DIR is unset: a test never writes figures into img/. Each quick copy sets it, in its kernel, to
+  its own temporary folder, where its checks look for the figures it drew.
 - Each notebook runs once, under nbval, as a quick copy with checks appended, which tests/notebook_harness.py
   writes to tests/output/notebooks/ when a session that collects them starts. notebooks/ itself is not collected
   (nor runs/, where executed copies may lie); name a notebook on the command line to run it at its defaults.
-Variables already set in the environment win.
+Other variables already set in the environment win.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,6 +30,9 @@ import notebook_harness as harness
 collect_ignore = ["notebooks", "runs"]
 
 os.environ.setdefault("MNIST_NO_PROGRESS", "1")
+# figures go where each test says (the quick copies: their own temporary folder), never into img/ because a
+# shell still holds the MNIST_FIGURE_DIR=img of img/regenerate.sh: tests write no tracked file
+os.environ.pop("MNIST_FIGURE_DIR", None)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
 
 _session: dict = {}  # the temporary folder the notebooks write into; whether MNIST is missing
@@ -38,7 +44,11 @@ def _collects_copies(config) -> bool:
         return False
     for arg in config.args:
         path = (Path(config.invocation_params.dir) / arg.split("::")[0]).resolve()
-        if path == harness.COPY_DIR or path in harness.COPY_DIR.parents or harness.COPY_DIR in path.parents:
+        if (
+            path == harness.COPY_DIR
+            or path in harness.COPY_DIR.parents
+            or harness.COPY_DIR in path.parents
+        ):
             return True
     return False
 
@@ -49,8 +59,12 @@ def pytest_configure(config):
     _session["files"] = Path(tempfile.mkdtemp(prefix="mnist-notebooks-"))
     try:
         harness.prepare_all(_session["files"])
-    except Exception as exc:  # a notebook papermill cannot parameterize: say so before collecting anything
-        raise pytest.UsageError(f"could not write the notebooks' quick copies: {type(exc).__name__}: {exc}") from exc
+    except (
+        Exception
+    ) as exc:  # a notebook papermill cannot parameterize: say so before collecting anything
+        raise pytest.UsageError(
+            f"could not write the notebooks' quick copies: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
 def pytest_unconfigure(config):

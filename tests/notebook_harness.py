@@ -3,62 +3,101 @@
 The notebooks in notebooks/ hold plain parameters at the learner's defaults. For the tests, :func:`prepare_all`
 writes a copy of each into ``tests/output/notebooks/`` (ignored by git) with papermill's ``prepare_only=True``:
 papermill injects a cell with :data:`QUICK_PARAMETERS` right after the notebook's ``parameters`` cell and executes
-nothing. The harness then appends a cell of checks: what the notebook must produce at those settings (the
-parameters were used, accuracies in a plausible range, the expected figures and files written into the temporary
-folders it passed). The root ``conftest.py`` calls :func:`prepare_all` when a test session starts, and nbval
+nothing. The harness then inserts, before the lesson's cells, one that points MNIST_FIGURE_DIR at the copy's own
+temporary folder (``figure_path`` saves the figures there); appends each exercise's solution with its hint's check
+(:func:`exercise_code`), so a solution that stops working fails the suite; and appends a cell of checks: what the
+notebook must produce at those settings (the parameters were used, accuracies in a plausible range, the expected
+figures and files written into the temporary folders it passed). The root ``conftest.py`` calls :func:`prepare_all` when a test session starts, and nbval
 (``--nbval-lax`` in pyproject.toml) executes the copies, cell by cell, in a kernel started in that folder.
 ``python -m pytest tests/output/notebooks`` runs only the notebooks.
 """
+
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK_DIR = ROOT / "notebooks"
 COPY_DIR = ROOT / "tests" / "output" / "notebooks"  # git-ignored (tests/output/)
-NOTEBOOKS = ["01_exploration", "02_mlp", "03_cnn", "04_grid_search", "05_saving_and_loading", "06_your_handwriting",
-             "07_beyond_99"]
+NOTEBOOKS = [
+    "01_exploration",
+    "02_mlp",
+    "03_cnn",
+    "04_grid_search",
+    "05_saving_and_loading",
+    "06_your_handwriting",
+    "07_beyond_99",
+]
 
 # Small enough that the notebooks run in about a minute on a 2-core CPU, large enough to learn something.
 QUICK_PARAMETERS = {
     "01_exploration": {},  # no training: it runs as a learner runs it
-    "02_mlp": {"EPOCHS": 1, "TRAIN_SUBSET": 2000, "LOOP_EPOCHS": 1, "COMPARE_EPOCHS": 1, "COMPARE_SUBSET": 1000},
+    "02_mlp": {
+        "EPOCHS": 1,
+        "TRAIN_SUBSET": 2000,
+        "LOOP_EPOCHS": 1,
+        "COMPARE_EPOCHS": 1,
+        "COMPARE_SUBSET": 1000,
+    },
     "03_cnn": {"EPOCHS": 1, "TRAIN_SUBSET": 2000, "BATCH_SIZE": 64},
-    "04_grid_search": {"EPOCHS": 2, "TRAIN_SUBSET": 500, "VAL_SIZE": 500},  # two epochs: pruning needs one to spare
+    "04_grid_search": {
+        "EPOCHS": 2,
+        "TRAIN_SUBSET": 500,
+        "VAL_SIZE": 500,
+    },  # two epochs: pruning needs one to spare
     "05_saving_and_loading": {"EPOCHS": 1, "TRAIN_SUBSET": 2000},
     "06_your_handwriting": {"ROBUST_EPOCHS": 1, "CNN_EPOCHS": 1, "TRAIN_SUBSET": 2000},
-    "07_beyond_99": {"TRAIN_SUBSET": 4000},  # the fast recipe and its ablation: one-epoch runs of 8-32 steps
+    "07_beyond_99": {
+        "TRAIN_SUBSET": 4000
+    },  # the fast recipe and its ablation: one-epoch runs of 8-32 steps
 }
 
-# Appended to every copy, before the notebook's own checks. `files` is the temporary folder the harness passed.
-COMMON_CHECKS = '''\
+# The quick copy's first code cell, before the lesson's: figure_path() (mnist_utils.paths) saves figures into
+# $MNIST_FIGURE_DIR, here the copy's own temporary folder, so the checks see what this notebook drew.
+FIGURE_SETUP = """\
+# Harness setup, inserted by tests/notebook_harness.py into the quick copy; not part of the lesson.
+import os
+
+os.environ["MNIST_FIGURE_DIR"] = {figures!r}
+"""
+
+# Appended to every copy, before the notebook's own checks: `files` is the temporary folder the harness passed,
+# `written` the figures (PNG files of a real picture's size) this notebook saved through figure_path().
+COMMON_CHECKS = """\
 # Harness checks, appended by tests/notebook_harness.py to the quick copy; not part of the lesson.
 from pathlib import Path
 
-files = Path(FIGURE_DIR).parent
-assert figures.folder == Path(FIGURE_DIR).resolve(), f"figures went to {figures.folder}, not FIGURE_DIR"
-written = {p.name for p in Path(FIGURE_DIR).glob("*.png") if p.stat().st_size > 5000}
-'''
+from mnist_utils.paths import figure_path
+
+files = Path({files!r})
+assert figure_path("any.png").parent == files / "figures", "figure_path ignores MNIST_FIGURE_DIR"
+written = {{p.name for p in (files / "figures").glob("*.png") if p.stat().st_size > 5000}}
+"""
 
 CHECKS = {
-    "01_exploration": '''\
+    "01_exploration": """\
 assert (len(data.train_y), len(data.val_y), len(data.test_y)) == (55_000, 5_000, 10_000)
 assert abs(scaled.mean().item() - 0.1307) < 1e-4 and abs(scaled.std().item() - 0.3081) < 1e-4
 assert 0.78 < nearest_mean_accuracy < 0.86, nearest_mean_accuracy
-expected = {"samples.png", "class_balance.png", "pixel_histogram.png", "mean_digits.png"}
-assert set(figures.names) == expected == written, (figures.names, written)
-''',
-    "02_mlp": '''\
+assert len(identical) == len(loader) == 430 and all(identical)  # section 8: DataLoader = TensorBatches
+assert written == {"samples.png", "class_balance.png", "pixel_histogram.png", "mean_digits.png"}, written
+""",
+    "02_mlp": """\
 assert len(data.train_y) == 2000 and history.epochs == 1, "the parameters were not used"
 assert 0.6 < test.accuracy < 0.95, test  # one epoch on 2,000 images: learned, but far from 98 %
-assert count_parameters(mlp) == 235_146 and torch.isclose(by_hand, F.cross_entropy(logits, label))
-assert torch.allclose(last.bias.grad, (probs - F.one_hot(label, 10))[0].detach(), atol=1e-6)
-assert identical is True and 0.5 < val_acc < 0.95, (identical, val_acc)  # section 5: the loop is fit's
+assert torch.isclose(by_hand, F.cross_entropy(probs.log(), label))  # section 3: -log p of the true digit
+assert loss_after < loss_before and max(differences) < 1e-5  # section 4: a step downhill; momentum = SGD's
+assert 0.5 < linear_test.accuracy < 0.95 and 0.7 < nearest_mean_accuracy < 0.86
+assert count_parameters(ours) == 235_146 and same_weights is True  # section 5: our MLP is the package's
+assert identical is True and 0.5 < val_acc < 0.95, (identical, val_acc)  # section 7: the loop is fit's
+assert len(batch_losses) == len(batches) == 16 and len(loop_epochs) == len(loop_history.train_acc) == 1
+assert list(loop_epochs["train accuracy"]) == loop_history.train_acc
 assert len(small.train_y) == 1000 and compare_config.epochs == 1 and len(comparison) == 6
 assert written == {"mlp_history.png"}, written
-''',
-    "03_cnn": '''\
+""",
+    "03_cnn": """\
 assert len(data.train_y) == 2000 and history.epochs == 1, "the parameters were not used"
 assert torch.allclose(loops, feature_map, atol=1e-5) and torch.isclose(by_hand, feature_map[row, col])
 assert count_parameters(ours) == count_parameters(package) == 1_625_866 and x.shape == (1, 10)
@@ -66,11 +105,12 @@ assert all(torch.equal(a, b) for a, b in zip(ours.state_dict().values(), package
 assert 0.7 < test.accuracy < 0.97, test
 assert len(history.batch_loss) == len(history.batch_lr) == 32  # the curve's points: one per batch
 assert 0.5 < mlp_test.accuracy < test.accuracy, (mlp_test, test)
+assert len(confusions) == 5 and off_diagonal.sum() == (digits != data.test_y).sum() and cm.sum() == 10_000
 assert int((digits != data.test_y).sum()) == round((1 - test.accuracy) * 10_000)
 assert state_path == (files / "output" / "models" / "03_cnn" / "mnist_model_state.pth").resolve() and state_path.is_file()
 assert written == {"results.png", "confusion_matrix.png", "misclassified.png", "feature_maps.png"}, written
-''',
-    "04_grid_search": '''\
+""",
+    "04_grid_search": """\
 import optuna
 
 assert Path(RESULTS_FILE) == files / "grid_search.db" and STORAGE == f"sqlite:///{RESULTS_FILE}"
@@ -85,14 +125,18 @@ assert studies == {"seed-grid": 8, "seed-grid-pruned": 8, "best-seeds": 2}, stud
 assert best_params["optimizer"] in ("adam", "sgd") and best_params["lr"] in (1e-3, 1e-4), best_params
 assert 0.2 < float(best["val_acc"]) <= 1 and len(accuracies) == 3 and spread >= 0
 assert 0.2 < test.accuracy <= 1 and history.epochs == 2
+assert largest in grid and set(effects) == set(grid)
+assert len(random_results) == 3 and stop_below(1.01)(history)  # exercises 2 and 3 ran
 assert written == {"grid_search.png"}, written
-''',
-    "05_saving_and_loading": '''\
+""",
+    "05_saving_and_loading": """\
 # nbval runs 03 first: its CNN is loaded, not retrained (run alone, 05 trains one and says so)
 assert loaded_from_03 == (files.parent / "03_cnn" / "output" / "models" / "03_cnn" / "mnist_model_state.pth").is_file()
 assert state_path.parent == (cnn_dir if loaded_from_03 else output / "trained_here")
 assert 0.7 < test.accuracy < 0.97, test
 assert identical_predictions is True
+assert resumed_exactly is True and forgetful_equal is False  # section 4: exact resume; not without Adam's state
+assert not same_weights(own, uninterrupted) and (own_dir / "checkpoint.pth").is_file()
 assert output == (files / "output").resolve() and model_dir == output / "models"
 assert sorted(p.name for p in model_dir.iterdir()) == ["mnist_model.json", "mnist_model_full.pth",
                                                       "mnist_model_state.pth"]
@@ -100,15 +144,22 @@ assert len(list(digit_dir.glob("*.png"))) == len(paths) == 8
 right = sum(t == p for t, p in zip(true_digits, file_digits.tolist()))
 assert right >= 5, (true_digits, file_digits.tolist())
 assert written == {"file_predictions.png"}, written
-''',
-    "06_your_handwriting": '''\
+""",
+    "06_your_handwriting": """\
 assert len(data.train_y) == 2000 and robust_dir == (files / "robust").resolve(), "the parameters were not used"
-assert len(check_y) == 550 and set(results) == {"plain CNN", "robust"}
-assert all(0.3 < 1 - len(wrong) / 550 <= 1 for _, _, wrong in results.values())
-assert 0.05 < robust.metrics["temperature"] < 20 and pad.answer.value.startswith("Draw a digit")
-assert written == {"handwriting_mistakes.png"}, written
-''',
-    "07_beyond_99": '''\
+assert cnn_dir == (files.parent / "03_cnn" / "output" / "models" / "03_cnn").resolve()
+assert check_dir == (files / "handwriting").resolve()
+assert len(check_y) == len(names) >= 100 and set(results) == {"plain CNN", "robust"}
+assert 0.1 < 1 - len(results["plain CNN"][2]) / len(check_y)  # above chance; the robust model of one epoch
+assert len(results["robust"][0]) == len(check_y)  # on 2,000 images (8 steps of BatchNorm) need not be
+assert set(by_style.index) == set(check_set.STYLES) and len(by_digit) == 10 and len(confidence) == 2
+assert robust.metrics["temperature"] > 0 and pad.answer.value.startswith("Draw a digit")
+assert (cnn_folder / "mnist_model_state.pth").is_file()  # exercise 1; exercises 2-4 below
+assert len(thicker_by_style) == len(check_set.STYLES) and len(box_accuracy) == 2 and len(reliability) >= 2
+figures = {"preprocessing.png", "check_set.png", "check_set_accuracy.png", "handwriting_mistakes.png"}
+assert written == figures, written
+""",
+    "07_beyond_99": """\
 assert len(data.train_y) == 4000 and fast_history.epochs == 1
 assert len(fast_history.batch_lr) == -(-4000 // fast.batch_size)  # one epoch of the recipe's batches, rounded up
 assert list(steps.index) == ["historical CNN", "FastNet"] and steps.iloc[0, 0] > 5 * steps.iloc[1, 0]  # parameters
@@ -116,33 +167,97 @@ assert 0.3 < fast_test.accuracy < 0.99, fast_test
 assert abs(ablation.loc["as shipped", "test accuracy (%)"] - 100 * fast_test.accuracy) < 0.5
 assert len(ablation) == len(variants) >= 5 and ablation.notna().all().all()
 assert not RUN_BEST and "best_model" not in globals()
-assert written == {"fast_history.png"}, written
-''',
+assert two_history.epochs == 2 and my_loss.ndim == 0  # exercises 2 and 3 ran
+assert written == {"fast_history.png", "ablation.png"}, written
+""",
 }
 
 
 def quick_parameters(name: str, files: Path | None = None) -> dict:
-    """The parameters of ``name``'s quick copy. With ``files``, everything the notebook writes goes there
-    (figures included); without, everything goes to the notebook's defaults under runs/ (ignored by git)."""
+    """The parameters of ``name``'s quick copy. With ``files``, the files the notebook writes go there (its
+    figures too, through MNIST_FIGURE_DIR: see :data:`FIGURE_SETUP`); without, everything goes to the
+    notebook's defaults under runs/ (ignored by git)."""
     parameters = dict(QUICK_PARAMETERS[name])
     if files is None:
         return parameters
-    parameters["FIGURE_DIR"] = str(files / "figures")
     if name == "04_grid_search":
         parameters["RESULTS_FILE"] = str(files / "grid_search.db")
     if name == "03_cnn":
         parameters["OUTPUT_DIR"] = str(files / "output")
     if name == "06_your_handwriting":
-        parameters.update(ROBUST_DIR=str(files / "robust"), CHECK_DIR=str(files / "handwriting"))
-    if name == "05_saving_and_loading":  # 03's CNN, where 03's quick copy saves it (in the same session)
-        parameters.update(OUTPUT_DIR=str(files / "output"),
-                          CNN_DIR=str(files.parent / "03_cnn" / "output" / "models" / "03_cnn"))
+        parameters.update(
+            ROBUST_DIR=str(files / "robust"),
+            CHECK_DIR=str(files / "handwriting"),
+            CNN_DIR=str(files.parent / "03_cnn" / "output" / "models" / "03_cnn"),
+        )  # as 05
+    if (
+        name == "05_saving_and_loading"
+    ):  # 03's CNN, where 03's quick copy saves it (in the same session)
+        parameters.update(
+            OUTPUT_DIR=str(files / "output"),
+            CNN_DIR=str(files.parent / "03_cnn" / "output" / "models" / "03_cnn"),
+        )
     return parameters
+
+
+DETAILS = re.compile(
+    r"<details>\s*<summary>\s*(Hint|Solution)\s*</summary>(.*?)</details>", re.DOTALL
+)
+PYTHON_BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+def exercises(nb) -> list[tuple[str, str | None]]:
+    """(solution code, the check its hint gives, or None) for every exercise whose solution holds code.
+
+    Exercises are markdown cells with ``<details><summary>Hint</summary>`` and
+    ``<details><summary>Solution</summary>`` blocks. A fenced ```python block in a solution is code the learner
+    could have written; one in the hint is the check a learner runs on their own answer.
+    """
+    found = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        check = None
+        for kind, body in DETAILS.findall(cell.source):
+            code = "\n".join(PYTHON_BLOCK.findall(body)).strip()
+            if kind == "Hint":
+                check = code or None
+                continue
+            if code:
+                found.append((code, check))
+            check = None
+    return found
+
+
+def exercise_code(nb) -> list[str]:
+    """The code of every exercise's solution, each followed by the check its hint gives the learner. The
+    harness runs them, in order, after the lesson's cells, so a solution that stops working fails the suite."""
+    blocks = []
+    for code, check in exercises(nb):
+        blocks.append(code if check is None else code + "\n\n# the hint's check\n" + check)
+    return blocks
+
+
+def new_code_cell(source: str, metadata: dict):
+    import nbformat
+
+    return nbformat.v4.new_code_cell(source, metadata=metadata)
+
+
+def first_lesson_cell(nb) -> int:
+    """The index of the cell after the parameters (and after papermill's injected parameters, if any)."""
+    after = 0
+    for index, cell in enumerate(nb.cells):
+        tags = cell.metadata.get("tags", [])
+        if "parameters" in tags or "injected-parameters" in tags:
+            after = index + 1
+    return after
 
 
 def prepare(name: str, target: Path, files: Path | None = None, *, checks: bool = True) -> Path:
     """Write the quick copy of notebooks/<name>.ipynb to ``target``, executing nothing; with ``checks`` (which
-    needs ``files``) append the harness's checks as the last cell."""
+    needs ``files``) insert :data:`FIGURE_SETUP` before the lesson's cells and append each exercise's solution
+    and check, then the harness's checks as the last cell."""
     import nbformat
     import papermill
 
@@ -152,14 +267,30 @@ def prepare(name: str, target: Path, files: Path | None = None, *, checks: bool 
     target.parent.mkdir(parents=True, exist_ok=True)
     if files is not None:
         files.mkdir(parents=True, exist_ok=True)
-    papermill.execute_notebook(str(NOTEBOOK_DIR / f"{name}.ipynb"), str(target), prepare_only=True,
-                               parameters=quick_parameters(name, files), kernel_name="python3",
-                               progress_bar=False, log_output=False)
+    papermill.execute_notebook(
+        str(NOTEBOOK_DIR / f"{name}.ipynb"),
+        str(target),
+        prepare_only=True,
+        parameters=quick_parameters(name, files),
+        kernel_name="python3",
+        progress_bar=False,
+        log_output=False,
+    )
     if checks:
         nb = nbformat.read(target, as_version=4)
-        nb.cells.append(nbformat.v4.new_markdown_cell(
-            "## Harness checks\n\nAppended by `tests/notebook_harness.py` to this quick copy; not part of the lesson."))
-        nb.cells.append(nbformat.v4.new_code_cell(COMMON_CHECKS + "\n" + CHECKS[name], metadata={"tags": ["harness"]}))
+        setup = FIGURE_SETUP.format(figures=str(files.resolve() / "figures"))
+        nb.cells.insert(
+            first_lesson_cell(nb), new_code_cell(setup, {"tags": ["harness", "harness-setup"]})
+        )
+        for number, code in enumerate(exercise_code(nb), 1):
+            nb.cells.append(new_code_cell(code, {"tags": ["exercise", f"exercise-{number}"]}))
+        nb.cells.append(
+            nbformat.v4.new_markdown_cell(
+                "## Harness checks\n\nAppended by `tests/notebook_harness.py` to this quick copy; not part of the lesson."
+            )
+        )
+        common = COMMON_CHECKS.format(files=str(files.resolve()))
+        nb.cells.append(new_code_cell(common + "\n" + CHECKS[name], {"tags": ["harness"]}))
         nbformat.write(nb, target)
     return target
 
@@ -181,4 +312,3 @@ def data_problem() -> str | None:
     except MnistDataError as exc:
         return str(exc)
     return None
-
