@@ -9,6 +9,7 @@ data already in memory. KIND is one of:
   CNN, batch 64, Adam 1e-3), epoch by epoch until 99.0 % test accuracy or ``max_epochs``;
 - ``recipe``: ``fit`` with a recipe (``fast``, ``best``, ``cnn``...), optionally changed by ``config``/``hparams``.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,7 +31,7 @@ def matmul_peak() -> dict:
         start = time.perf_counter()
         for _ in range(5):
             a @ b
-        best = max(best, 5 * 2 * 2048 ** 3 / (time.perf_counter() - start))
+        best = max(best, 5 * 2 * 2048**3 / (time.perf_counter() - start))
     return {"gflops": best / 1e9}
 
 
@@ -51,8 +52,12 @@ def seed_pipeline(data_dir=None, max_epochs: int = 5, train_subset: int | None =
 
     train, _, test = classic_loaders(data_dir, batch_size=64, train_subset=train_subset)
     loss_fn = torch.nn.CrossEntropyLoss()
-    warm = build_model("cnn")  # a throwaway model: the first steps' one-off costs stay out of the timed epoch
-    train_one_epoch(warm, [next(iter(train))] * 3, torch.optim.Adam(warm.parameters(), lr=1e-3), loss_fn)
+    warm = build_model(
+        "cnn"
+    )  # a throwaway model: the first steps' one-off costs stay out of the timed epoch
+    train_one_epoch(
+        warm, [next(iter(train))] * 3, torch.optim.Adam(warm.parameters(), lr=1e-3), loss_fn
+    )
     torch.manual_seed(0)
     model = build_model("cnn")
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -65,26 +70,48 @@ def seed_pipeline(data_dir=None, max_epochs: int = 5, train_subset: int | None =
     return {"epoch_seconds": seconds, "test_accuracies": accuracy, "images": len(train.dataset)}
 
 
-def recipe(name: str, seed: int = 0, data_dir=None, train_subset: int | None = None, config: dict | None = None,
-           hparams: dict | None = None, relu_inplace: bool = True) -> dict:
-    from mnist_utils import TensorBatches, evaluate, fit, load_mnist, models
+def recipe(
+    name: str,
+    seed: int = 0,
+    data_dir=None,
+    train_subset: int | None = None,
+    config: dict | None = None,
+    hparams: dict | None = None,
+    relu_inplace: bool = True,
+) -> dict:
+    from mnist_utils import TensorBatches, evaluate, fit, load_mnist, speed
     from mnist_utils.recipes import RECIPES
 
-    if not relu_inplace:  # the ablation's "ReLU not in place": FastNet's ReLUs copy, in this process only
-        models.F = SimpleNamespace(relu=lambda x, inplace=False: torch.relu(x))
+    if (
+        not relu_inplace
+    ):  # the ablation's "ReLU not in place": FastNet's ReLUs copy, in this process only
+        speed.F = SimpleNamespace(relu=lambda x, inplace=False: torch.relu(x))
 
     chosen = RECIPES[name]
     settings = chosen.config.replace(seed=seed, **(config or {}))
     hparams = {**chosen.hparams, **(hparams or {})}
     data = load_mnist(data_dir, normalize=chosen.normalize, train_subset=train_subset, seed=seed)
-    warm = TensorBatches(data.train_x[:3 * settings.batch_size], data.train_y[:3 * settings.batch_size],
-                         settings.batch_size)  # a warm-up of 3 steps: torch.optim's first import, the first kernels
-    fit(chosen.model, (warm, None), settings.replace(epochs=1, schedule="constant"), hparams=hparams, progress=False)
+    warm = TensorBatches(
+        data.train_x[: 3 * settings.batch_size],
+        data.train_y[: 3 * settings.batch_size],
+        settings.batch_size,
+    )  # a warm-up of 3 steps: torch.optim's first import, the first kernels
+    fit(
+        chosen.model,
+        (warm, None),
+        settings.replace(epochs=1, schedule="constant"),
+        hparams=hparams,
+        progress=False,
+    )
     start = time.perf_counter()
     model, history = fit(chosen.model, data, settings, hparams=hparams, progress=False)
     seconds = time.perf_counter() - start
-    return {"train_seconds": seconds, "test_accuracy": evaluate(model, data.test).accuracy,
-            "val_accuracy": history.val_acc[-1], "images": history.epochs * len(data.train_y)}
+    return {
+        "train_seconds": seconds,
+        "test_accuracy": evaluate(model, data.test).accuracy,
+        "val_accuracy": history.val_acc[-1],
+        "images": history.epochs * len(data.train_y),
+    }
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Where the project's files live: the project root, and the folders the notebooks write into.
 
-The same from any folder or runner (a terminal at the root, JupyterLab in notebooks/, papermill), and git-ignored:
-runs/ holds every output. ``img/regenerate.sh`` sets ``MNIST_FIGURE_DIR=img`` to refresh the README's figures.
+The same from any folder or runner (a terminal at the root, JupyterLab in notebooks/, papermill),
+and git-ignored: runs/ holds every output. ``img/regenerate.sh`` sets ``MNIST_FIGURE_DIR=img`` to
+refresh the README's figures.
 """
 
 import os
@@ -27,20 +28,22 @@ def project_path(path: str | os.PathLike) -> Path:
 
 
 def output_folder(folder, default: str, name: str) -> Path:
-    """``folder`` (see ``project_path``), or ``default`` under the project root; created, absolute."""
+    """``folder`` (see ``project_path``), or ``default`` under the project root; made, absolute."""
     if folder is None:
         path = PROJECT_ROOT / default
     elif isinstance(folder, (str, Path)) and str(folder) != "":
         path = project_path(folder)
     else:
         raise TypeError(
-            f"{name} must be a folder path (a string) or None, got {folder!r} ({type(folder).__name__})"
+            f"{name} must be a folder path (a string) or None, "
+            f"got {folder!r} ({type(folder).__name__})"
         )
     path.mkdir(parents=True, exist_ok=True)
     return path.resolve()
 
 
 def figure_path(name: str) -> Path:
-    """Where a notebook saves the figure ``name``: runs/notebooks/figures/, or $MNIST_FIGURE_DIR if set."""
+    """Where a notebook saves the figure ``name``: runs/notebooks/figures/, or $MNIST_FIGURE_DIR if
+    set."""
     folder = os.environ.get("MNIST_FIGURE_DIR") or None
     return output_folder(folder, "runs/notebooks/figures", "MNIST_FIGURE_DIR") / name

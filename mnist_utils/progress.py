@@ -5,7 +5,8 @@ import sys
 
 
 def progress_bar(total: int, show: bool | None):
-    """A tqdm bar in a terminal or a JupyterLab kernel; none under papermill, nbval or CI (or ``show=False``)."""
+    """A tqdm bar in a terminal or a JupyterLab kernel; none under papermill, nbval or CI (or
+    ``show=False``)."""
     from tqdm.auto import tqdm  # imported here: most runs show no bar
 
     if show is None:
@@ -14,7 +15,8 @@ def progress_bar(total: int, show: bool | None):
 
 
 def wants_progress_bar() -> bool:
-    """Whether a person is watching: a terminal, or a kernel of Jupyter Server, and not CI or a test run."""
+    """Whether a person is watching: a terminal, or a kernel of Jupyter Server, and not CI or a test
+    run."""
     if os.environ.get("CI") or os.environ.get("MNIST_NO_PROGRESS"):
         return False
     if "ipykernel" in sys.modules:

@@ -1,9 +1,9 @@
 """The speed recipes' parts, apart from the course's core: a learner can skip this module.
 
-``FastNet`` and ``BestNet`` are the networks of the ``fast``, ``best`` and ``robust`` recipes (notebook 07).
-``apply_speed_options`` applies two ``TrainConfig`` options: ``channels_last`` (NHWC weights, so convolutions run
-in that layout) and ``bf16`` (a bfloat16 autocast where the device computes it natively). ``optimizer_options``
-turns on torch.optim's fused update for ``fused=True``.
+``FastNet`` and ``BestNet`` are the networks of the ``fast``, ``best`` and ``robust`` recipes
+(notebook 07). ``apply_speed_options`` applies two ``TrainConfig`` options: ``channels_last`` (NHWC
+weights, so convolutions run in that layout) and ``bf16`` (a bfloat16 autocast where the device
+computes it natively). ``optimizer_options`` turns on torch.optim's fused update for ``fused=True``.
 """
 
 import os
@@ -20,8 +20,8 @@ from .validation import check_int, check_sizes
 class FastNet(nn.Module):
     """A small CNN: a 5x5 then a 3x3 convolution, each max-pooled.
 
-    ``stride=2``: the 5x5 convolution steps two pixels instead of being pooled (a quarter of its work);
-    ``stride2=2``: the 3x3 one too, followed by BatchNorm. The ``fast`` recipe uses both.
+    ``stride=2``: the 5x5 convolution steps two pixels instead of being pooled (a quarter of
+    the work); ``stride2=2``: the 3x3 one too, followed by BatchNorm. The ``fast`` recipe uses both.
     """
 
     def __init__(self, channels=(16, 32), fc: int = 256, stride: int = 1, stride2: int = 1):
@@ -63,7 +63,9 @@ def conv_bn(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class BestNet(nn.Module):
-    """The ``best`` recipe's BatchNorm CNN: five conv + BN + ReLU stages, max-pooled 28 -> 14 -> 7 -> 3."""
+    """The ``best`` recipe's BatchNorm CNN: five conv + BN + ReLU stages, max-pooled 28 -> 14 -> 7
+    ->
+    3."""
 
     def __init__(self, widths=(32, 64, 128)):
         super().__init__()
@@ -87,7 +89,8 @@ class BestNet(nn.Module):
 
 
 def bf16_kernels_in(cpu_flags: str, isa_cap: str) -> bool:
-    """Whether CPU ``cpu_flags`` (from /proc/cpuinfo) include native bfloat16 (AVX-512 BF16 or AMX) and
+    """Whether CPU ``cpu_flags`` (from /proc/cpuinfo) include native bfloat16 (AVX-512 BF16 or AMX)
+    and
     oneDNN's ISA cap (``ONEDNN_MAX_CPU_ISA``) lets its kernels use it."""
     # a run capped to AVX2 kernels (as benchmarks/ can do) has no bf16 kernels, whatever the CPU
     if isa_cap.upper().startswith(("AVX2", "AVX", "SSE")):
@@ -104,7 +107,8 @@ def cpu_has_native_bf16() -> bool:
 
 
 def native_bf16(device: torch.device) -> bool:
-    """Whether ``device`` computes bfloat16 natively (elsewhere it is emulated, slower than float32)."""
+    """Whether ``device`` computes bfloat16 natively (elsewhere it is emulated, slower than
+    float32)."""
     if device.type == "cuda":
         return torch.cuda.is_bf16_supported()
     if device.type == "cpu":
@@ -115,8 +119,8 @@ def native_bf16(device: torch.device) -> bool:
 def apply_speed_options(model: nn.Module, device: torch.device, config):
     """The model in NHWC layout with ``channels_last``, and the autocast to train under.
 
-    With ``bf16`` the autocast is bfloat16 where ``device`` runs it natively; elsewhere it is a context that
-    does nothing, so the run stays float32, silently.
+    With ``bf16`` the autocast is bfloat16 where ``device`` runs it natively; elsewhere it is a
+    context that does nothing, so the run stays float32, silently.
     """
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
@@ -130,7 +134,9 @@ def apply_speed_options(model: nn.Module, device: torch.device, config):
 
 
 def optimizer_options(config) -> dict:
-    """Extra keyword arguments for torch.optim's Adam or SGD: ``fused=True`` when the config asks for it."""
+    """Extra keyword arguments for torch.optim's Adam or SGD: ``fused=True`` when the config asks
+    for
+    it."""
     if config.fused:
         return {"fused": True}
     # left out, not False: False would also turn off torch's default foreach update on a GPU

@@ -1,45 +1,69 @@
-"""Checks for values crossing the public boundary: each raises at once, naming the parameter, the value and the fix."""
+"""Checks for values crossing the public boundary.
+
+Each raises at once, naming the parameter, the value and the fix: ``epochs must be >= 1, got 0; pass
+e.g. epochs=10``.
+"""
+
 import math
 import numbers
 from collections.abc import Iterable, Sequence
 from operator import ge, gt, le, lt
 
+# bound keyword -> (the test a value must pass, the sign the message shows)
 BOUNDS = {"above": (gt, ">"), "at_least": (ge, ">="), "below": (lt, "<"), "at_most": (le, "<=")}
+COUNT_WORDS = {1: "one", 2: "two", 3: "three"}
 
 
-def _check_type(name: str, value, ok: bool, wanted: str, example) -> None:
+def check_type(name: str, value, ok: bool, wanted: str, example) -> None:
     if not ok:
-        raise TypeError(f"{name} must be {wanted}, got {value!r} ({type(value).__name__}); pass e.g. {name}={example}")
+        raise TypeError(
+            f"{name} must be {wanted}, got {value!r} ({type(value).__name__}); "
+            f"pass e.g. {name}={example}"
+        )
 
 
-def _within(name: str, value, example, bounds: dict):
+def check_bounds(name: str, value, example, bounds: dict):
+    """``value`` itself, when it passes every bound (a bound of None is no bound)."""
     for kind, bound in bounds.items():
-        holds, sign = BOUNDS[kind]
-        if bound is not None and not holds(value, bound):
-            raise ValueError(f"{name} must be {sign} {bound}, got {value}; pass e.g. {name}={example}")
+        passes, sign = BOUNDS[kind]
+        if bound is not None and not passes(value, bound):
+            raise ValueError(
+                f"{name} must be {sign} {bound}, got {value}; pass e.g. {name}={example}"
+            )
     return value
 
 
 def check_bool(name: str, value, *, hint: str = "") -> bool:
-    _check_type(name, value, isinstance(value, bool), "True or False", f"False{hint}")  # "False" would count as true
+    # isinstance, not truth: the string "False" would count as true
+    check_type(name, value, isinstance(value, bool), "True or False", f"False{hint}")
     return value
 
 
+def is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
 def check_float(name: str, value, *, example, **bounds) -> float:
-    _check_type(name, value, isinstance(value, numbers.Real) and not isinstance(value, bool), "a number", example)
+    check_type(name, value, is_number(value), "a number", example)
     if not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {float(value)}; pass e.g. {name}={example}")
-    return _within(name, float(value), example, bounds)
+        raise ValueError(
+            f"{name} must be a finite number, got {float(value)}; pass e.g. {name}={example}"
+        )
+    return check_bounds(name, float(value), example, bounds)
 
 
-def check_int(name: str, value, *, minimum: int = 1, maximum: int | None = None, example: int = 1) -> int:
-    whole = isinstance(value, numbers.Real) and not isinstance(value, bool) and float(value).is_integer()
-    _check_type(name, value, whole, "a whole number", example)  # 3.0 is accepted; "3" and True are not
-    return _within(name, int(value), example, {"at_least": minimum, "at_most": maximum})
+def check_int(
+    name: str, value, *, minimum: int = 1, maximum: int | None = None, example: int = 1
+) -> int:
+    # 3.0 is accepted; "3" and True are not
+    whole = is_number(value) and float(value).is_integer()
+    check_type(name, value, whole, "a whole number", example)
+    return check_bounds(name, int(value), example, {"at_least": minimum, "at_most": maximum})
 
 
 def check_choice(name: str, value, choices: Iterable[str]) -> str:
-    listed = ", ".join(repr(c) for c in choices)
+    """``value`` in lower case, when it is one of ``choices``."""
+    listed = ", ".join(repr(choice) for choice in choices)
     if not isinstance(value, str):
         raise TypeError(f"{name} must be one of {listed}, got {value!r} ({type(value).__name__})")
     if value.lower() not in choices:
@@ -52,5 +76,8 @@ def check_sizes(name: str, value, count: int) -> tuple[int, ...]:
     if not isinstance(value, Sequence) or isinstance(value, (str, bytes)):
         raise TypeError(f"{name} must be {count} whole numbers such as (256, 128), got {value!r}")
     if len(value) != count:
-        raise ValueError(f"{name} must list exactly {('one', 'two', 'three')[count - 1]} sizes, got {list(value)}")
-    return tuple(check_int(f"{name}[{i}]", v, minimum=1, example=128) for i, v in enumerate(value))
+        raise ValueError(f"{name} must list exactly {COUNT_WORDS[count]} sizes, got {list(value)}")
+    sizes = []
+    for index, size in enumerate(value):
+        sizes.append(check_int(f"{name}[{index}]", size, minimum=1, example=128))
+    return tuple(sizes)

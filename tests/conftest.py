@@ -1,4 +1,5 @@
 """Shared fixtures. MNIST is found by the package's own resolver: $MNIST_DATA_DIR, else data/ at the root."""
+
 from __future__ import annotations
 
 from pathlib import Path

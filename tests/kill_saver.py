@@ -1,4 +1,5 @@
 """Child process for test_kill_safety: saves a large model again and again until it is killed."""
+
 import sys
 
 import torch

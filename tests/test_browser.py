@@ -8,6 +8,7 @@ for writing) and stops it afterwards.
 To see it fail when widgets cannot render: ``MNIST_BROWSER_WIDGETS_OFF=1 pytest -m browser`` disables the
 widget manager extension in the server's temporary config.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ import re
 from pathlib import Path
 
 import pytest
-from lab_server import jupyter_lab
+from lab_server import CHROMIUM, CHROMIUM_ARGS, jupyter_lab
 from notebook_harness import prepare
 from playwright.sync_api import expect, sync_playwright
 
@@ -24,9 +25,6 @@ pytestmark = pytest.mark.browser
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "02_mlp.ipynb"
 OUTPUT = ROOT / "tests" / "output"  # git-ignored
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic", "--disable-dev-shm-usage"]
 WIDGETS_OFF = os.environ.get("MNIST_BROWSER_WIDGETS_OFF") == "1"
 # Generous: two CPU cores shared with other work make everything slow. Each is a ceiling, not a pause.
 KERNEL_START_MS = 180_000
@@ -55,7 +53,9 @@ CELL_ERRORS = """() => window.jupyterapp.shell.currentWidget.content.widgets
 
 @pytest.fixture
 def lab(tmp_path, data_dir):
-    assert CHROMIUM.is_file(), f"{CHROMIUM} is missing: install Debian's Chromium with apt-get install -y chromium"
+    assert CHROMIUM.is_file(), (
+        f"{CHROMIUM} is missing: install Debian's Chromium with apt-get install -y chromium"
+    )
     assert NOTEBOOK.is_file(), f"{NOTEBOOK} is missing"
     root = tmp_path / "root"
     root.mkdir()
@@ -68,7 +68,9 @@ def lab(tmp_path, data_dir):
 @pytest.fixture
 def page(lab):
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             page.set_default_timeout(WIDGET_MS)
@@ -78,9 +80,13 @@ def page(lab):
 
 
 def run_all_cells(page) -> None:
-    page.wait_for_function(KERNEL_IDLE, timeout=KERNEL_START_MS)  # Run All before that opens a kernel dialog
+    page.wait_for_function(
+        KERNEL_IDLE, timeout=KERNEL_START_MS
+    )  # Run All before that opens a kernel dialog
     page.evaluate(START_RUN_ALL)
-    page.wait_for_function("() => window.mnistRunAll !== 'running'", timeout=RUN_ALL_MS, polling=500)
+    page.wait_for_function(
+        "() => window.mnistRunAll !== 'running'", timeout=RUN_ALL_MS, polling=500
+    )
     errors = page.evaluate(CELL_ERRORS)
     assert not errors, f"cells of the quick copy failed: {errors}"
     assert page.evaluate("() => window.mnistRunAll") == "done"
@@ -130,7 +136,9 @@ def test_panel_trains_and_stops_in_jupyterlab(lab, page):
         train = page.locator(".mnist-panel-train")
         expect(train).to_be_enabled()
         train.click()
-        expect(page.locator(".mnist-panel-status")).to_contain_text("Epoch 1/30 done", timeout=TRAINING_MS)
+        expect(page.locator(".mnist-panel-status")).to_contain_text(
+            "Epoch 1/30 done", timeout=TRAINING_MS
+        )
         page.locator(".mnist-panel-stop").click()
         expect(summary).to_contain_text("Run 2", timeout=TRAINING_MS)
         expect(summary).to_contain_text("(stopped early)")
@@ -142,5 +150,7 @@ def test_panel_trains_and_stops_in_jupyterlab(lab, page):
         panel.screenshot(path=OUTPUT / "panel.png")
     except BaseException:
         page.screenshot(path=OUTPUT / "failure.png", full_page=True)
-        print(f"screenshot of the failure: {OUTPUT / 'failure.png'}\njupyter lab log:\n{lab.log_tail()}")
+        print(
+            f"screenshot of the failure: {OUTPUT / 'failure.png'}\njupyter lab log:\n{lab.log_tail()}"
+        )
         raise

@@ -19,7 +19,10 @@ def test_data_dir_resolution_order(monkeypatch, tmp_path):
 
 def test_a_relative_data_dir_means_the_same_from_the_root_and_from_notebooks(monkeypatch, data_dir):
     relative = os.path.relpath(data_dir, D.PROJECT_ROOT)  # e.g. ../shared/data or data
-    for folder in (D.PROJECT_ROOT, D.PROJECT_ROOT / "notebooks"):  # papermill from the root, JupyterLab from notebooks/
+    for folder in (
+        D.PROJECT_ROOT,
+        D.PROJECT_ROOT / "notebooks",
+    ):  # papermill from the root, JupyterLab from notebooks/
         monkeypatch.chdir(folder)
         assert resolve_data_dir(relative).resolve() == data_dir.resolve()
 
@@ -31,7 +34,10 @@ def test_load_mnist_shapes_split_and_normalization(data_dir):
     assert data.train_x.dtype == torch.float32 and data.train_y.dtype == torch.int64
     # MNIST's own statistics normalize the training pixels to mean 0, std 1
     assert abs(data.train_x.mean().item()) < 0.01 and abs(data.train_x.std().item() - 1) < 0.01
-    assert torch.bincount(data.test_y).tolist()[:2] == [980, 1135]  # the official test set, untouched
+    assert torch.bincount(data.test_y).tolist()[:2] == [
+        980,
+        1135,
+    ]  # the official test set, untouched
 
 
 def test_split_is_seeded_and_disjoint():
@@ -49,7 +55,9 @@ def test_split_is_seeded_and_disjoint():
 @pytest.mark.parametrize("name, low, high", [("none", 0.0, 1.0), ("half", -1.0, 1.0)])
 def test_other_normalizations(data_dir, name, low, high):
     data = load_mnist(data_dir, normalize=name, train_subset=100, val_size=10)
-    assert data.train_x.min().item() == pytest.approx(low) and data.train_x.max().item() == pytest.approx(high)
+    assert data.train_x.min().item() == pytest.approx(
+        low
+    ) and data.train_x.max().item() == pytest.approx(high)
 
 
 def test_tensor_batches_cover_everything_and_reshuffle():

@@ -3,6 +3,7 @@
 Reuses test_browser.py's page fixture and helpers; this module's own ``lab`` serves a one-cell notebook that opens
 a ``DrawingPad`` on a tiny model trained here (the fast recipe, one epoch on 10,000 images: seconds).
 """
+
 from __future__ import annotations
 
 import math
@@ -21,15 +22,32 @@ pytestmark = pytest.mark.browser
 @pytest.fixture
 def lab(tmp_path, data_dir):
     root = tmp_path / "root"
-    model, _ = fit("fast", load_mnist(data_dir, train_subset=10_000, val_size=0), RECIPES["fast"].config,
-                   progress=False)
+    model, _ = fit(
+        "fast",
+        load_mnist(data_dir, train_subset=10_000, val_size=0),
+        RECIPES["fast"].config,
+        progress=False,
+    )
     save_model(model, root / "model")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        'from mnist_utils.widgets.draw import DrawingPad\n\npad = DrawingPad("model")\npad')])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                'from mnist_utils.widgets.draw import DrawingPad\n\npad = DrawingPad("model")\npad'
+            )
+        ]
+    )
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, root / "draw.ipynb")
-    with jupyter_lab(tmp_path / "jupyter", root, {"MNIST_DATA_DIR": str(data_dir)},
-                     disable_widget_manager=WIDGETS_OFF) as server:
+    with jupyter_lab(
+        tmp_path / "jupyter",
+        root,
+        {"MNIST_DATA_DIR": str(data_dir)},
+        disable_widget_manager=WIDGETS_OFF,
+    ) as server:
         yield server
 
 
@@ -50,7 +68,9 @@ def test_drawing_pad_reads_a_one_and_a_zero(lab, page):  # noqa: F811 (the fixtu
     canvas = page.locator("canvas.mnist-draw-canvas, .mnist-draw-canvas canvas").last
     expect(canvas, "the DrawingPad widget did not render").to_be_visible(timeout=WIDGET_MS)
     answer = page.locator(".mnist-draw-answer")
-    expect(answer).to_contain_text("Draw a digit with the mouse")  # blank pad: a message, not a traceback
+    expect(answer).to_contain_text(
+        "Draw a digit with the mouse"
+    )  # blank pad: a message, not a traceback
     box = canvas.bounding_box()
 
     draw(page, box, [(140, 40 + 10 * i) for i in range(21)])  # a "1": one stroke down
@@ -62,8 +82,14 @@ def test_drawing_pad_reads_a_one_and_a_zero(lab, page):  # noqa: F811 (the fixtu
     expect(answer).to_contain_text("Draw a digit with the mouse")
     expect(page.locator(".mnist-draw-bars span")).to_have_count(0)
 
-    draw(page, box, [(140 + 70 * math.sin(t / 12 * math.pi), 140 - 100 * math.cos(t / 12 * math.pi))
-                     for t in range(25)])  # a "0": one oval stroke
+    draw(
+        page,
+        box,
+        [
+            (140 + 70 * math.sin(t / 12 * math.pi), 140 - 100 * math.cos(t / 12 * math.pi))
+            for t in range(25)
+        ],
+    )  # a "0": one oval stroke
     expect(answer).to_contain_text("Read: 0")
     errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
     assert errors.count() == 0, errors.all_inner_texts()

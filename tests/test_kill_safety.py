@@ -1,4 +1,5 @@
 """SIGKILL a process in the middle of saving: every file is still whole and loads."""
+
 import os
 import signal
 import subprocess
@@ -18,7 +19,9 @@ def _temp_files(folder: Path):
 
 
 def test_sigkill_during_save_keeps_the_previous_model(tmp_path):
-    proc = subprocess.Popen([sys.executable, str(SAVER), str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(SAVER), str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "1"  # one complete save exists
         deadline = time.monotonic() + 60

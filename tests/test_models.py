@@ -9,7 +9,9 @@ def test_cnn_is_the_historical_architecture():
     assert count_parameters(model) == 1_625_866
     convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
     assert [(c.in_channels, c.out_channels, c.kernel_size, c.padding) for c in convs] == [
-        (1, 32, (3, 3), (1, 1)), (32, 64, (3, 3), (1, 1))]
+        (1, 32, (3, 3), (1, 1)),
+        (32, 64, (3, 3), (1, 1)),
+    ]
     assert model(torch.zeros(5, 1, 28, 28)).shape == (5, 10)
 
 

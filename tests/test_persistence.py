@@ -37,7 +37,9 @@ def test_save_writes_both_historical_files_and_loads_back(tmp_path):
     model = build_model("mlp", hidden=(32, 16), dropout=0.1)
     full, state = save_model(model, tmp_path, normalize="half", metrics={"test_accuracy": 0.5})
     assert full == tmp_path / FULL_FILE and state == tmp_path / STATE_FILE
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([FULL_FILE, STATE_FILE, CARD_FILE])  # no temp files
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [FULL_FILE, STATE_FILE, CARD_FILE]
+    )  # no temp files
     checkpoint = load_checkpoint(state)
     assert checkpoint.arch == "mlp" and checkpoint.hparams == {"hidden": (32, 16), "dropout": 0.1}
     assert checkpoint.normalize == "half" and checkpoint.metrics == {"test_accuracy": 0.5}
@@ -56,11 +58,21 @@ def test_state_file_loads_the_way_pytorch_tutorials_load_one(tmp_path):
 
 def test_a_state_file_of_release_0_1_still_loads(tmp_path):
     model = build_model("mlp", hidden=(32, 16))
-    old = {"format": "mnist_utils.state/1", "arch": "mlp", "hparams": {"hidden": (32, 16), "dropout": 0.0},
-           "normalize": "half", "metrics": {"test_accuracy": 0.9}, "state_dict": model.state_dict()}
+    old = {
+        "format": "mnist_utils.state/1",
+        "arch": "mlp",
+        "hparams": {"hidden": (32, 16), "dropout": 0.0},
+        "normalize": "half",
+        "metrics": {"test_accuracy": 0.9},
+        "state_dict": model.state_dict(),
+    }
     torch.save(old, tmp_path / STATE_FILE)
     checkpoint = load_checkpoint(tmp_path)
-    assert (checkpoint.arch, checkpoint.normalize, checkpoint.metrics) == ("mlp", "half", {"test_accuracy": 0.9})
+    assert (checkpoint.arch, checkpoint.normalize, checkpoint.metrics) == (
+        "mlp",
+        "half",
+        {"test_accuracy": 0.9},
+    )
     assert _same_outputs(model, checkpoint.model)
 
 
@@ -81,7 +93,9 @@ def test_whole_model_pickle_needs_trusted(tmp_path):
         load_full_model(full)
     with pytest.raises(UntrustedCheckpointError, match="could run code"):
         load_model(full)
-    with pytest.raises(FileNotFoundError, match="does not exist"):  # a missing file is missing, not refused
+    with pytest.raises(
+        FileNotFoundError, match="does not exist"
+    ):  # a missing file is missing, not refused
         load_full_model(tmp_path / "no_such_model.pth")
 
 
@@ -98,7 +112,11 @@ def test_crafted_pickle_never_runs(tmp_path, writer):
             load(evil)
     assert not marker.exists()
     # proof that the file really is dangerous: the unsafe loader does create the marker
-    load = (lambda p: torch.load(p, weights_only=False)) if writer == "torch.save" else (lambda p: pickle.loads(p.read_bytes()))
+    load = (
+        (lambda p: torch.load(p, weights_only=False))
+        if writer == "torch.save"
+        else (lambda p: pickle.loads(p.read_bytes()))
+    )
     load(evil)
     assert marker.exists()
 

@@ -20,17 +20,32 @@ def _is_png(path):
 
 def _history(batch_lr=(), batches_per_epoch=4):
     """Three epochs; ``batches_per_epoch`` > 0 adds a per-batch loss falling from 1 to 0.1."""
-    return History(train_loss=[0.5, 0.3, 0.2], val_loss=[0.4, 0.35, 0.3], val_acc=[0.9, 0.95, 0.97], seconds=[1, 1, 1],
-                   batch_loss=list(np.linspace(1, 0.1, 3 * batches_per_epoch)), batch_lr=list(batch_lr))
+    return History(
+        train_loss=[0.5, 0.3, 0.2],
+        train_acc=[0.85, 0.93, 0.96],
+        val_loss=[0.4, 0.35, 0.3],
+        val_acc=[0.9, 0.95, 0.97],
+        seconds=[1, 1, 1],
+        batch_loss=list(np.linspace(1, 0.1, 3 * batches_per_epoch)),
+        batch_lr=list(batch_lr),
+    )
 
 
 def test_plot_history_draws_losses_and_accuracy(tmp_path):
     fig = plot_history(_history(batches_per_epoch=0), path=tmp_path / "img" / "results.png")
     loss_ax, acc_ax = fig.axes
-    assert [line.get_label() for line in loss_ax.get_lines()] == ["train", "validation"]  # no per-batch curve
-    assert list(acc_ax.get_lines()[0].get_ydata()) == pytest.approx([90, 95, 97])
+    assert [line.get_label() for line in loss_ax.get_lines()] == [
+        "train",
+        "validation",
+    ]  # no per-batch curve
+    assert loss_ax.get_yscale() == "log"  # late epochs' small losses stay visible
+    train_acc, val_acc = acc_ax.get_lines()
+    assert list(train_acc.get_ydata()) == pytest.approx([85, 93, 96])
+    assert list(val_acc.get_ydata()) == pytest.approx([90, 95, 97])
     assert _is_png(tmp_path / "img" / "results.png")
-    assert [p.name for p in (tmp_path / "img").iterdir()] == ["results.png"]  # no temp file left behind
+    assert [p.name for p in (tmp_path / "img").iterdir()] == [
+        "results.png"
+    ]  # no temp file left behind
 
 
 @pytest.mark.parametrize("per_epoch", [4, 30])
@@ -45,7 +60,9 @@ def test_history_draws_the_per_batch_loss_at_fractional_epochs(per_epoch):
     assert list(lines["train"].get_data()[0]) == [1, 2, 3]
 
 
-@pytest.mark.parametrize("batch_lr, lr_axes", [((), False), ([1e-3] * 12, False), (np.linspace(1e-4, 1e-2, 12), True)])
+@pytest.mark.parametrize(
+    "batch_lr, lr_axes", [((), False), ([1e-3] * 12, False), (np.linspace(1e-4, 1e-2, 12), True)]
+)
 def test_learning_rate_axes_only_when_the_rate_changes(batch_lr, lr_axes):
     fig = Figure()  # as the training panel draws: no pyplot figure may appear
     before = plt.get_fignums()

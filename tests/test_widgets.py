@@ -4,6 +4,7 @@ In plain Python the buttons' handlers run and every widget's value changes as in
 front end shows (the rendered views) is tested in test_browser.py. One test runs the panel in a real kernel
 through nbclient, which records what the kernel sends as a front end would.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,11 +17,27 @@ from nbclient import NotebookClient
 from mnist_utils.widgets import TrainingPanel
 
 TEST_ACCURACY = re.compile(r"test accuracy <b>\d{1,3}\.\d\d %</b>")
-CSS_CLASSES = ["mnist-panel", "mnist-panel-model", "mnist-panel-epochs", "mnist-panel-lr", "mnist-panel-batch-size",
-               "mnist-panel-optimizer", "mnist-panel-hidden1", "mnist-panel-hidden2", "mnist-panel-dropout",
-               "mnist-panel-subset", "mnist-panel-seed", "mnist-panel-train", "mnist-panel-stop",
-               "mnist-panel-progress", "mnist-panel-status", "mnist-panel-error", "mnist-panel-plot",
-               "mnist-panel-summary", "mnist-panel-runs"]
+CSS_CLASSES = [
+    "mnist-panel",
+    "mnist-panel-model",
+    "mnist-panel-epochs",
+    "mnist-panel-lr",
+    "mnist-panel-batch-size",
+    "mnist-panel-optimizer",
+    "mnist-panel-hidden1",
+    "mnist-panel-hidden2",
+    "mnist-panel-dropout",
+    "mnist-panel-subset",
+    "mnist-panel-seed",
+    "mnist-panel-train",
+    "mnist-panel-stop",
+    "mnist-panel-progress",
+    "mnist-panel-status",
+    "mnist-panel-error",
+    "mnist-panel-plot",
+    "mnist-panel-summary",
+    "mnist-panel-runs",
+]
 
 
 def all_widgets(widget):
@@ -63,10 +80,29 @@ def test_every_control_carries_its_css_class(panel):
 
 
 def test_initial_values_and_model_choice(data_dir):
-    panel = TrainingPanel(model="mlp", data_dir=data_dir, epochs=2, lr=0.01, batch_size=100, hidden=(64, 32),
-                          dropout=0.1, train_subset=600, seed=3, optimizer="sgd")
-    assert panel.settings() == {"model": "mlp", "epochs": 2, "lr": 0.01, "batch_size": 100, "optimizer": "sgd",
-                                "hidden": (64, 32), "dropout": 0.1, "train_subset": 600, "seed": 3}
+    panel = TrainingPanel(
+        model="mlp",
+        data_dir=data_dir,
+        epochs=2,
+        lr=0.01,
+        batch_size=100,
+        hidden=(64, 32),
+        dropout=0.1,
+        train_subset=600,
+        seed=3,
+        optimizer="sgd",
+    )
+    assert panel.settings() == {
+        "model": "mlp",
+        "epochs": 2,
+        "lr": 0.01,
+        "batch_size": 100,
+        "optimizer": "sgd",
+        "hidden": (64, 32),
+        "dropout": 0.1,
+        "train_subset": 600,
+        "seed": 3,
+    }
     assert panel.mlp_box.layout.display is None
     panel.model_choice.value = "cnn"  # hidden units and dropout mean nothing for the CNN: hidden
     assert panel.mlp_box.layout.display == "none"
@@ -86,7 +122,11 @@ def test_train_click_updates_history_plot_summary_and_runs(panel):
     panel.train_button.click()
     assert panel.wait(timeout=300), "the run did not finish"
     assert panel.last_error is None and panel.error.value == ""
-    assert panel.history.epochs == 1 and len(panel.history.val_acc) == 1 and not panel.history.stopped_early
+    assert (
+        panel.history.epochs == 1
+        and len(panel.history.val_acc) == 1
+        and not panel.history.stopped_early
+    )
     assert TEST_ACCURACY.search(panel.summary.value), panel.summary.value
     assert [output["data"].keys() >= {"image/png"} for output in panel.plot.outputs] == [True]
     assert panel.progress.value == panel.progress.max and panel.progress.bar_style == "success"
@@ -95,7 +135,9 @@ def test_train_click_updates_history_plot_summary_and_runs(panel):
     assert run["epochs"] == 1 and run["train_subset"] == 300 and run["ended"] == "finished"
     assert 0.0 <= run["test_acc"] <= 1.0 and run["test_images"] == 10_000
 
-    panel.lr.value = 10 ** -2.5  # a second run with another learning rate: both side by side in the table
+    panel.lr.value = (
+        10**-2.5
+    )  # a second run with another learning rate: both side by side in the table
     assert panel.train(block=True)
     assert [r["run"] for r in panel.runs] == [1, 2]
     assert panel.runs_table.value.count("<tr") == 3  # the header and two runs
@@ -134,8 +176,10 @@ def test_diverged_run_is_reported_in_the_panel_and_the_table(panel, monkeypatch)
     from mnist_utils.widgets import panel as panel_module
 
     def diverging_fit(*args, **kwargs):
-        raise TrainingDiverged("training diverged in epoch 2: the loss became nan with lr=1",
-                               History(train_loss=[2.3], val_loss=[2.4], val_acc=[0.1], seconds=[0.1]))
+        raise TrainingDiverged(
+            "training diverged in epoch 2: the loss became nan with lr=1",
+            History(train_loss=[2.3], val_loss=[2.4], val_acc=[0.1], seconds=[0.1]),
+        )
 
     monkeypatch.setattr(panel_module, "fit", diverging_fit)
     panel.train_subset.value = 200
@@ -161,23 +205,31 @@ def test_stop_ends_the_run_after_the_current_batch(panel):
 
 
 NOTEBOOK_CELLS = [
-    ("from mnist_utils.widgets import TrainingPanel\n"
-     "panel = TrainingPanel(model='mlp', data_dir={data_dir!r})\n"
-     "panel"),
-    ("panel.epochs.value = 1\n"
-     "panel.train_subset.value = 300\n"
-     "panel.train_button.click()\n"
-     "_ = panel.wait(300)"),
-    ("assert panel.last_error is None, panel.last_error\n"
-     "print(panel.summary.value)"),
+    (
+        "from mnist_utils.widgets import TrainingPanel\n"
+        "panel = TrainingPanel(model='mlp', data_dir={data_dir!r})\n"
+        "panel"
+    ),
+    (
+        "panel.epochs.value = 1\n"
+        "panel.train_subset.value = 300\n"
+        "panel.train_button.click()\n"
+        "_ = panel.wait(300)"
+    ),
+    ("assert panel.last_error is None, panel.last_error\nprint(panel.summary.value)"),
 ]
 
 
 def test_panel_in_a_real_kernel_sends_the_plot_and_leaks_no_output(data_dir, tmp_path):
     """In a kernel the run's thread must not print, nor leave figures for the inline backend to show."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(source.format(data_dir=str(data_dir))) for source in NOTEBOOK_CELLS]
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    nb.cells = [
+        nbformat.v4.new_code_cell(source.format(data_dir=str(data_dir)))
+        for source in NOTEBOOK_CELLS
+    ]
+    NotebookClient(
+        nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
     shown, ran, checked = (cell.outputs for cell in nb.cells)
     assert [o.output_type for o in shown] == ["execute_result"]
     assert "application/vnd.jupyter.widget-view+json" in shown[0].data
@@ -185,5 +237,9 @@ def test_panel_in_a_real_kernel_sends_the_plot_and_leaks_no_output(data_dir, tmp
     assert [o.get("name") for o in checked] == ["stdout"] and TEST_ACCURACY.search(checked[0].text)
     # the kernel sent the plot to the front end: the Output widget's synced state holds a PNG
     state = nb.metadata.widgets["application/vnd.jupyter.widget-state+json"]["state"]
-    plots = [m["state"] for m in state.values() if "mnist-panel-plot" in m["state"].get("_dom_classes", [])]
+    plots = [
+        m["state"]
+        for m in state.values()
+        if "mnist-panel-plot" in m["state"].get("_dom_classes", [])
+    ]
     assert len(plots) == 1 and "image/png" in plots[0]["outputs"][0]["data"]

@@ -1,4 +1,5 @@
-"""What the training panel shows, as values its widgets take: the curves as a PNG output, the summary
+"""What the training panel shows, as values its widgets take: the curves as a PNG output, the
+summary
 of a run, the table of runs, an error line."""
 
 import base64
@@ -12,11 +13,14 @@ from matplotlib.figure import (
 
 from ..plots import draw_history
 
-TABLE_STYLE = "<style>.mnist-panel-runs :is(th, td) {padding:0 6px;text-align:right;white-space:nowrap}</style>"
+CELL_STYLE = "padding:0 6px;text-align:right;white-space:nowrap"
+TABLE_STYLE = f"<style>.mnist-panel-runs :is(th, td) {{{CELL_STYLE}}}</style>"
 
 
 def plot_output(history, title: str = "") -> dict:
-    """The curves as a Jupyter output for ``Output.outputs``: unlike ``with output:``, works from any thread."""
+    """The curves as a Jupyter output for ``Output.outputs``: unlike ``with output:``, works from
+    any
+    thread."""
     figure = draw_history(Figure(figsize=(9, 3.2), dpi=90), history, title)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
