@@ -28,3 +28,19 @@ def small_data(data_dir):
     from mnist_utils import load_mnist
 
     return load_mnist(data_dir, train_subset=2000, val_size=1000, seed=0)
+
+
+@pytest.fixture
+def count_fits(monkeypatch):
+    """The TrainConfig of every fit a grid search starts, in order (fit itself still runs)."""
+    from mnist_utils import grid_search
+
+    calls = []
+    real_fit = grid_search.fit
+
+    def counting_fit(*args, **kwargs):
+        calls.append(args[2])  # the trial's TrainConfig
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(grid_search, "fit", counting_fit)
+    return calls

@@ -63,19 +63,6 @@ def postgres():
         yield server
 
 
-@pytest.fixture
-def count_fits(monkeypatch):
-    calls = []
-    real_fit = gs.fit
-
-    def counting_fit(*args, **kwargs):
-        calls.append(args[2])  # the trial's TrainConfig
-        return real_fit(*args, **kwargs)
-
-    monkeypatch.setattr(gs, "fit", counting_fit)
-    return calls
-
-
 def grid_command(data_dir, storage: str) -> list[str]:
     storage_args = ["--storage", storage, "--data-dir", str(data_dir)]
     return [sys.executable, "-c", CLI, *GRID_ARGS, *storage_args]

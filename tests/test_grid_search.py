@@ -43,19 +43,6 @@ def url(tmp_path):
     return f"sqlite:///{tmp_path}/study.db"
 
 
-@pytest.fixture
-def count_fits(monkeypatch):
-    calls = []
-    real_fit = gs.fit
-
-    def counting_fit(*args, **kwargs):
-        calls.append(args[2])  # the trial's TrainConfig
-        return real_fit(*args, **kwargs)
-
-    monkeypatch.setattr(gs, "fit", counting_fit)
-    return calls
-
-
 def trials(url, study="grid", states=None):
     return optuna.load_study(study_name=study, storage=url).get_trials(states=states)
 
