@@ -26,14 +26,6 @@ import notebook_harness
 import pytest
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = [
-    "01_exploration",
-    "02_mlp",
-    "03_cnn",
-    "04_grid_search",
-    "05_saving_and_loading",
-    "07_beyond_99",
-]
 ALL_NOTEBOOKS = sorted(
     p.stem for p in NOTEBOOK_DIR.glob("*.ipynb")
 )  # with 06 and whatever comes later
@@ -88,6 +80,8 @@ KNOBS = {
     },
     "07_beyond_99": {"SEED", "DATA_DIR", "TRAIN_SUBSET", "BF16", "ABLATE", "RUN_BEST"},
 }
+# the notebooks whose parameters cells are checked for their knobs
+NOTEBOOKS = sorted(KNOBS)
 # these may define a model class (or a Dataset) and write a training loop: the fundamentals built in the open
 MAY_DEFINE_MODEL_AND_LOOP = {
     "01_exploration",
